@@ -1,0 +1,91 @@
+"""imagestag's core: images, filters, pipelines, executors and the plugin system.
+
+Everything concrete (Resize, the batch executor, the JPEG codec...) is a
+plugin; this package imports none of them.  The seed's imports map one to one:
+``from imagestag.filters import X`` becomes ``from imagestag_core.filters import X``.
+"""
+
+from __future__ import annotations
+
+from .codec import Codec, ImageInfo
+from .errors import (
+    BackpressureError,
+    CodecError,
+    ContractViolation,
+    DecodeError,
+    DecompressionBombError,
+    DuplicateNameError,
+    ExecutorClosedError,
+    FilterParameterError,
+    FrameError,
+    ImageError,
+    ImageFileNotFoundError,
+    ImagestagError,
+    PipelineError,
+    PluginError,
+    PluginLoadError,
+    SpecError,
+    UnknownNameError,
+)
+from .executor import Executor, ExecutorMetrics, StageMetrics
+from .filter import Filter
+from .hookspecs import hookimpl
+from .image import Image
+from .params import param
+from .pipeline import FilterPipeline
+from .pixel_format import PixelFormat
+from .plugins import (
+    get_codec,
+    get_colormap,
+    get_executor,
+    get_filter,
+    get_plugin_manager,
+    list_codecs,
+    list_colormaps,
+    list_executors,
+    list_filters,
+    register_filter,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackpressureError",
+    "Codec",
+    "CodecError",
+    "ContractViolation",
+    "DecodeError",
+    "DecompressionBombError",
+    "DuplicateNameError",
+    "Executor",
+    "ExecutorClosedError",
+    "ExecutorMetrics",
+    "Filter",
+    "FilterParameterError",
+    "FilterPipeline",
+    "FrameError",
+    "Image",
+    "ImageError",
+    "ImageFileNotFoundError",
+    "ImageInfo",
+    "ImagestagError",
+    "PipelineError",
+    "PixelFormat",
+    "PluginError",
+    "PluginLoadError",
+    "SpecError",
+    "StageMetrics",
+    "UnknownNameError",
+    "get_codec",
+    "get_colormap",
+    "get_executor",
+    "get_filter",
+    "get_plugin_manager",
+    "hookimpl",
+    "list_codecs",
+    "list_colormaps",
+    "list_executors",
+    "list_filters",
+    "param",
+    "register_filter",
+]

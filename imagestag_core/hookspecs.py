@@ -1,0 +1,104 @@
+"""The hooks a plugin implements.  These docstrings are the reference.
+
+A plugin is a module (or object) with functions decorated by
+``imagestag_core.hookimpl``.  It is found through the ``imagestag``
+entry-point group, or the ``IMAGESTAG_PLUGINS`` environment variable, or
+registered explicitly with ``get_plugin_manager().register_plugin(module)``.
+
+Every hook receives a ``register`` callback and returns nothing: the core
+validates what is registered and records which plugin and distribution
+provided it.  Hooks are called with keyword arguments, and future versions
+only ever *add* arguments, so implement just the ones you use::
+
+    from imagestag_core import hookimpl
+
+    @hookimpl
+    def register_filters(register):
+        register(MyBlur)                          # under MyBlur.name
+        register(MyBlur, name="blur2", aliases=("soft",))
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import pluggy
+
+__all__ = ["hookimpl", "hookspec"]
+
+hookspec = pluggy.HookspecMarker("imagestag")
+hookimpl = pluggy.HookimplMarker("imagestag")
+
+
+class RegisterClass(Protocol):
+    def __call__(self, cls: type, *, name: str | None = None,
+                 aliases: tuple[str, ...] = ()) -> None: ...
+
+
+class RegisterColormap(Protocol):
+    def __call__(self, name: str, lut: Any) -> None: ...
+
+
+class RegisterCodec(Protocol):
+    def __call__(self, codec: Any) -> None: ...
+
+
+@hookspec
+def register_filters(register: RegisterClass) -> None:
+    """Register filter classes.
+
+    Call ``register(cls, *, name=None, aliases=())`` once per filter.
+
+    Args:
+        register: ``cls`` must subclass :class:`imagestag_core.Filter`; ``name``
+            defaults to ``cls.name`` and, like every alias, must be a
+            lower-case identifier (``[a-z][a-z0-9_]*``).  The class name also
+            becomes importable from :mod:`imagestag_core.filters`.
+
+    A name already taken is rejected and recorded as a load error naming both
+    providers; the first provider keeps it.
+    """
+
+
+@hookspec
+def register_executors(register: RegisterClass) -> None:
+    """Register executor classes.
+
+    Call ``register(cls, *, name=None, aliases=())`` once per executor.
+
+    Args:
+        register: ``cls`` must subclass :class:`imagestag_core.executor.Executor`
+            and is constructed as ``cls(pipeline, **options)`` by
+            :func:`imagestag_core.get_executor`.  ``name`` defaults to
+            ``cls.name``; aliases (``"data_parallel"``) resolve to the same class.
+    """
+
+
+@hookspec
+def register_colormaps(register: RegisterColormap) -> None:
+    """Register colormaps for ``FalseColor`` and friends.
+
+    Call ``register(name, lut)`` once per colormap.
+
+    Args:
+        register: ``lut`` is a ``(256, 3)`` uint8 RGB table (anything
+            ``numpy.asarray`` turns into one).  Entry ``i`` is the colour of
+            gray level ``i``.  A reversed ``<name>_r`` is derived automatically
+            unless registered explicitly.
+    """
+
+
+@hookspec
+def register_codecs(register: RegisterCodec) -> None:
+    """Register image file formats.
+
+    Call ``register(codec)`` once per codec.
+
+    Args:
+        register: ``codec`` follows :class:`imagestag_core.codec.Codec`:
+            ``name``, ``extensions``, ``mime_type``, ``sniff(data)``,
+            ``probe(data)``, ``decode(data, reduce=1)`` and
+            ``encode(pixels, pixel_format, options)``.  Its name is what
+            ``Encode(format=...)`` accepts; its extensions pick it for
+            ``Image.save`` and the CLI's output files.
+    """

@@ -1,0 +1,166 @@
+""":class:`FilterPipeline`: an immutable sequence of filters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, overload
+
+from .errors import ImagestagError, SpecError
+from .filter import Filter
+from .image import Image
+from .spec import build_filter, filter_from_dict, format_stage, parse_text
+
+if TYPE_CHECKING:
+    from .errors import FrameError
+
+__all__ = ["FilterPipeline"]
+
+
+class FilterPipeline:
+    """Filters applied one after another.
+
+    Args:
+        filters: filter objects and/or spec strings (``"resize 0.5"``), or one
+            spec string for the whole pipeline (``"resize 0.5 | falsecolor hot"``).
+
+    Stage names are ``"<index>_<ClassName>"`` (``"0_Resize"``), as in the seed;
+    executors report per-stage metrics under them.  A pipeline is immutable and
+    thread-safe when its filters are.
+    """
+
+    __slots__ = ("_filters", "_stage_names")
+
+    def __init__(self, filters: Iterable[Filter | str] | str | FilterPipeline = ()) -> None:
+        if isinstance(filters, FilterPipeline):
+            items: list[Filter] = list(filters.filters)
+        elif isinstance(filters, str):
+            items = list(FilterPipeline.parse(filters).filters)
+        elif isinstance(filters, Filter):
+            items = [filters]
+        else:
+            try:
+                sequence = list(filters)
+            except TypeError:
+                raise ImagestagError(f"FilterPipeline expects a list of filters or a spec "
+                                     f"string, got {type(filters).__name__}") from None
+            items = []
+            for index, item in enumerate(sequence):
+                if isinstance(item, Filter):
+                    items.append(item)
+                elif isinstance(item, str):
+                    items.extend(FilterPipeline.parse(item).filters)
+                else:
+                    raise ImagestagError(
+                        f"pipeline stage {index} is a {type(item).__name__}, not a Filter or "
+                        f"a spec string")
+        self._filters: tuple[Filter, ...] = tuple(items)
+        self._stage_names = tuple(f"{i}_{type(f).__name__}" for i, f in enumerate(items))
+
+    @property
+    def filters(self) -> tuple[Filter, ...]:
+        return self._filters
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        return self._stage_names
+
+    def describe(self) -> str:
+        """``"Resize -> FalseColor -> Encode"`` (the seed's benchmark header)."""
+        return " -> ".join(type(f).__name__ for f in self._filters) or "(empty)"
+
+    def apply(self, image: Image) -> Image:
+        """Run every stage on one image in the calling thread."""
+        if not isinstance(image, Image):
+            raise ImagestagError(f"apply() expects an imagestag Image, got "
+                                 f"{type(image).__name__}; wrap it with Image(...)")
+        for f in self._filters:
+            image = f.apply(image)
+        return image
+
+    __call__ = apply
+
+    def run(self, images: Iterable[Any], executor: str = "batch",
+            **options: Any) -> list[Image | FrameError]:
+        """Process ``images`` with the executor registered as ``executor``; input order."""
+        from .plugins import get_executor
+
+        show_progress = options.pop("show_progress", False)
+        progress = options.pop("progress", None)
+        with get_executor(executor, self, **options) as ex:
+            return ex.process_all(images, show_progress=show_progress, progress=progress)
+
+    # -- specs ---------------------------------------------------------------------
+
+    @classmethod
+    def parse(cls, text: str) -> FilterPipeline:
+        """Build a pipeline from spec text (grammar in :mod:`imagestag_core.spec`)."""
+        stages = parse_text(text)
+        return cls([build_filter(stage, text) for stage in stages])
+
+    def to_string(self) -> str:
+        return " | ".join(format_stage(f) for f in self._filters)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stages": [f.to_dict() for f in self._filters]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | list[Any]) -> FilterPipeline:
+        if isinstance(data, Mapping):
+            extra = set(data) - {"stages"}
+            if extra:
+                raise SpecError(f"unknown pipeline keys {sorted(extra)}; expected 'stages'")
+            stages = data.get("stages")
+        else:
+            stages = data
+        if not isinstance(stages, list):
+            raise SpecError(f"a pipeline dict needs a 'stages' list, got {type(stages).__name__}")
+        return cls([filter_from_dict(stage, index) for index, stage in enumerate(stages)])
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> FilterPipeline:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"invalid JSON: {exc.msg}", text=exc.doc, position=exc.pos) from None
+        except (TypeError, UnicodeDecodeError) as exc:
+            raise SpecError(f"invalid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    # -- sequence protocol ---------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._filters)
+
+    def __iter__(self) -> Iterator[Filter]:
+        return iter(self._filters)
+
+    @overload
+    def __getitem__(self, index: int) -> Filter: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> FilterPipeline: ...
+
+    def __getitem__(self, index: int | slice) -> Filter | FilterPipeline:
+        if isinstance(index, slice):
+            return FilterPipeline(self._filters[index])
+        return self._filters[index]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FilterPipeline):
+            return NotImplemented
+        return self._filters == other._filters
+
+    def __hash__(self) -> int:
+        return hash(self._filters)
+
+    def __repr__(self) -> str:
+        return f"FilterPipeline({list(self._filters)!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FilterPipeline, (list(self._filters),))
+
+

@@ -1,0 +1,361 @@
+"""The pipeline spec: text grammar, dict/JSON form, and their round trips.
+
+Text grammar
+------------
+::
+
+    pipeline := stage ("|" stage)*
+    stage    := NAME argument*
+    argument := value | KEY "=" value
+
+* Stages are separated by ``|``; an empty stage is an error.
+* Positional values map to the filter's declared parameters in order (a
+  filter may dispatch on the value, as ``resize 0.5`` vs ``resize 1920x1080``
+  does); ``key=value`` sets a parameter by name.
+* Values: integers (``90``), floats (``0.5``, ``1e-3``), ``true``/``false``,
+  ``none``, sizes ``WxH`` (``1920x1080``; ``1920x`` / ``x1080`` leave one side
+  to the aspect ratio), tuples ``a,b,c`` (``a,`` for one item, ``()`` for
+  none), bare words (``hot``, ``jpeg``) and quoted strings (``"two words"``,
+  JSON escapes; ``'single'`` quotes too).  Values are converted to each
+  parameter's declared type, so a bare ``12`` is the text "12" for a string
+  parameter.
+* Parsing never evaluates code.  Every problem raises
+  :class:`~imagestag_core.errors.SpecError` with the position and what was
+  expected there.
+
+Dict form: ``{"stages": [{"filter": "resize", "params": {"size": [1920, 1080]}}]}``
+(a bare list of stages is accepted too); tuples become lists in JSON and are
+restored from the declared types.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .errors import FilterParameterError, ImagestagError, SpecError, UnknownNameError
+from .params import accepts_str
+
+if TYPE_CHECKING:
+    from .filter import Filter
+
+__all__ = ["filter_from_dict", "filter_to_dict", "format_stage", "format_value", "parse_text"]
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_INT = re.compile(r"[+-]?\d+")
+_FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
+_SIZE = re.compile(r"(\d+)?[xX](\d+)?")
+_BARE_SAFE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-/:+]*")
+_SPECIALS = set("|=\"' \t\r\n")
+
+
+@dataclass(frozen=True)
+class Token:
+    value: Any
+    raw: str
+    position: int
+    quoted: bool = False
+
+
+@dataclass(frozen=True)
+class StageText:
+    name: str
+    position: int
+    args: tuple[Token, ...]
+    kwargs: tuple[tuple[str, Token], ...]
+
+
+class _Scanner:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def error(self, message: str, expected: str | None = None,
+              position: int | None = None) -> SpecError:
+        return SpecError(message, text=self.text, position=self.pos if position is None
+                         else position, expected=expected)
+
+    def skip_space(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos] in " \t\r\n":
+            self.pos += 1
+
+    def at_end(self) -> bool:
+        return self.pos >= len(self.text)
+
+    def peek(self) -> str:
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def read_bare(self) -> str:
+        start = self.pos
+        while self.pos < len(self.text) and self.text[self.pos] not in _SPECIALS:
+            self.pos += 1
+        return self.text[start:self.pos]
+
+    def read_quoted(self) -> str:
+        start = self.pos
+        quote = self.text[self.pos]
+        self.pos += 1
+        escaped = False
+        while self.pos < len(self.text):
+            ch = self.text[self.pos]
+            self.pos += 1
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                body = self.text[start:self.pos]
+                if quote == "'":
+                    body = '"' + body[1:-1].replace("\\'", "'").replace('"', '\\"') + '"'
+                try:
+                    value = json.loads(body)
+                except json.JSONDecodeError as exc:
+                    raise self.error(f"invalid escape in quoted string: {exc.msg}",
+                                     "a JSON-style string", start) from None
+                return str(value)
+        raise self.error("unterminated string", f"a closing {quote}", start)
+
+
+def literal(raw: str) -> Any:
+    """Interpret an unquoted token: number, bool, none, size, tuple or bare word."""
+    lowered = raw.lower()
+    if lowered == "true":
+        return True
+    if lowered == "false":
+        return False
+    if lowered in ("none", "null"):
+        return None
+    if raw == "()":
+        return ()
+    if _INT.fullmatch(raw):
+        return int(raw)
+    if _FLOAT.fullmatch(raw):
+        return float(raw)
+    size = _SIZE.fullmatch(raw)
+    if size and (size.group(1) or size.group(2)):
+        return (int(size.group(1)) if size.group(1) else None,
+                int(size.group(2)) if size.group(2) else None)
+    if "," in raw:
+        parts = raw.split(",")
+        if parts[-1] == "":
+            parts = parts[:-1]
+        if all(parts):
+            return tuple(literal(p) for p in parts)
+    return raw
+
+
+def parse_text(text: str) -> list[StageText]:
+    """Split spec text into stages and tokens (no filter look-up yet)."""
+    if not isinstance(text, str):
+        raise SpecError(f"a pipeline spec must be text, got {type(text).__name__}")
+    sc = _Scanner(text)
+    stages: list[StageText] = []
+    while True:
+        sc.skip_space()
+        start = sc.pos
+        if sc.at_end() or sc.peek() == "|":
+            raise sc.error("empty stage", "a filter name such as 'resize'")
+        name = sc.read_bare()
+        if not name or not _NAME.fullmatch(name):
+            raise sc.error(f"invalid filter name {name or sc.peek()!r}",
+                           "a filter name (letters, digits, '_', '-', '.')", start)
+        args: list[Token] = []
+        kwargs: list[tuple[str, Token]] = []
+        seen: set[str] = set()
+        while True:
+            sc.skip_space()
+            if sc.at_end() or sc.peek() == "|":
+                break
+            tok_start = sc.pos
+            if sc.peek() in "\"'":
+                raw = sc.read_quoted()
+                if sc.peek() and sc.peek() not in " \t\r\n|":
+                    raise sc.error("unexpected character after a quoted string",
+                                   "a space or '|'")
+                args.append(Token(raw, raw, tok_start, quoted=True))
+                if kwargs:
+                    raise sc.error("positional value after key=value", "key=value",
+                                   tok_start)
+                continue
+            if sc.peek() == "=":
+                raise sc.error("'=' without a parameter name", "key=value")
+            word = sc.read_bare()
+            if sc.peek() == "=":
+                if not _KEY.fullmatch(word):
+                    raise sc.error(f"invalid parameter name {word!r}",
+                                   "a parameter name", tok_start)
+                if word in seen:
+                    raise sc.error(f"parameter {word!r} given twice", None, tok_start)
+                seen.add(word)
+                sc.pos += 1
+                val_start = sc.pos
+                if sc.peek() in "\"'" and sc.peek():
+                    raw = sc.read_quoted()
+                    token = Token(raw, raw, val_start, quoted=True)
+                else:
+                    raw = sc.read_bare()
+                    if not raw:
+                        raise sc.error(f"missing value for {word!r}", "a value after '='")
+                    if sc.peek() == "=":
+                        raise sc.error("unexpected '='", "a space between parameters")
+                    token = Token(literal(raw), raw, val_start)
+                kwargs.append((word, token))
+            else:
+                if kwargs:
+                    raise sc.error("positional value after key=value", "key=value",
+                                   tok_start)
+                args.append(Token(literal(word), word, tok_start))
+        stages.append(StageText(name, start, tuple(args), tuple(kwargs)))
+        if sc.at_end():
+            return stages
+        sc.pos += 1  # the "|"
+        if sc.at_end() or not sc.text[sc.pos:].strip():
+            raise sc.error("empty stage after '|'", "a filter name")
+
+
+def build_filter(stage: StageText, text: str) -> Filter:
+    """Resolve a parsed stage to a filter instance."""
+    from .plugins import get_filter
+
+    try:
+        cls = get_filter(stage.name)
+    except UnknownNameError as exc:
+        raise SpecError(str(exc), text=text, position=stage.position,
+                        expected="an installed filter name") from None
+    by_name = {p.name: p for p in cls.params}
+    try:
+        positional = cls.map_positional(tuple(t.value for t in stage.args))
+    except FilterParameterError as exc:
+        raise SpecError(str(exc), text=text, position=stage.position) from None
+    values: dict[str, Any] = {}
+    tokens = dict(zip(positional, stage.args))
+    tokens.update(dict(stage.kwargs))
+    for key, value in [*positional.items(), *((k, t.value) for k, t in stage.kwargs)]:
+        token = tokens[key]
+        spec = by_name.get(key)
+        if spec is not None and not token.quoted and not isinstance(value, str) and \
+                accepts_str(spec.type):
+            try:
+                value = spec.coerce(value)
+            except (TypeError, ValueError):
+                value = token.raw
+        values[key] = value
+    try:
+        return cls(**values)
+    except FilterParameterError as exc:
+        key = exc.parameter
+        pos = tokens[key].position if key in tokens else stage.position
+        expected = None
+        if key in by_name:
+            expected = f"{key}: {by_name[key].type_text}"
+        raise SpecError(str(exc), text=text, position=pos, expected=expected) from None
+    except ImagestagError as exc:
+        raise SpecError(str(exc), text=text, position=stage.position) from None
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"{stage.name}: {exc}", text=text, position=stage.position) from None
+
+
+def parse_stage_text(text: str) -> Filter:
+    stages = parse_text(text)
+    if len(stages) != 1:
+        raise SpecError(f"expected one filter, got {len(stages)} stages", text=text)
+    return build_filter(stages[0], text)
+
+
+# -- formatting -------------------------------------------------------------------
+
+
+def format_value(value: Any) -> str:
+    """The spec text of one parameter value; ``literal(format_value(v))`` gives v back."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise SpecError(f"cannot write the non-finite value {value!r} in a spec")
+        text = repr(value)
+        return text if ("." in text or "e" in text or "E" in text) else f"{text}.0"
+    if isinstance(value, str):
+        if _BARE_SAFE.fullmatch(value) and literal(value) == value:
+            return value
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, tuple):
+        if len(value) == 2 and all(v is None or (isinstance(v, int) and not isinstance(v, bool)
+                                                  and v >= 0) for v in value) \
+                and value != (None, None):
+            return f"{'' if value[0] is None else value[0]}x{'' if value[1] is None else value[1]}"
+        if not value:
+            return "()"
+        items = [format_value(v) for v in value]
+        for item, v in zip(items, value):
+            if isinstance(v, (tuple, list)) or "," in item or any(c in item for c in " |=\"'"):
+                raise SpecError(f"cannot write tuple item {v!r} in spec text; use to_dict()")
+        return ",".join(items) + ("," if len(items) == 1 else "")
+    raise SpecError(f"cannot write a {type(value).__name__} value in a spec: {value!r}")
+
+
+def spec_name(filt: Filter) -> str:
+    from .plugins import registry_name_of
+
+    return registry_name_of(type(filt)) or type(filt).name
+
+
+def format_stage(filt: Filter) -> str:
+    parts = [spec_name(filt)]
+    for key, value in filt.non_default_params().items():
+        parts.append(f"{key}={format_value(value)}")
+    return " ".join(parts)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def filter_to_dict(filt: Filter) -> dict[str, Any]:
+    return {"filter": spec_name(filt),
+            "params": {k: _jsonable(v) for k, v in filt.get_params().items()}}
+
+
+def _lists_to_tuples(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_lists_to_tuples(v) for v in value)
+    return value
+
+
+def filter_from_dict(data: Any, index: int | None = None) -> Filter:
+    from .plugins import get_filter
+
+    where = f"stage {index}: " if index is not None else ""
+    if isinstance(data, str):
+        return parse_stage_text(data)
+    if not isinstance(data, Mapping):
+        raise SpecError(f"{where}a stage must be a mapping with 'filter' and 'params', "
+                        f"got {type(data).__name__}")
+    unknown = set(data) - {"filter", "params"}
+    if unknown:
+        raise SpecError(f"{where}unknown stage keys {sorted(unknown)}; expected 'filter', 'params'")
+    name = data.get("filter")
+    if not isinstance(name, str):
+        raise SpecError(f"{where}'filter' must be a filter name, got {name!r}")
+    params = data.get("params", {})
+    if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
+        raise SpecError(f"{where}'params' must be a mapping of names to values, got {params!r}")
+    try:
+        cls = get_filter(name)
+        return cls(**{k: _lists_to_tuples(v) for k, v in params.items()})
+    except SpecError:
+        raise
+    except ImagestagError as exc:
+        raise SpecError(f"{where}{exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"{where}{name}: {exc}") from None
