@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import typing
 from collections.abc import Mapping
 from difflib import get_close_matches
@@ -60,7 +61,7 @@ class Filter:
             if issubclass(base, Filter) and base.__dict__.get("params"):
                 inherited = base.__dict__["params"]
                 break
-        own = cls.__dict__.get("__annotations__", {})
+        own = inspect.get_annotations(cls)
 
         def skip(name: str, tp: Any) -> bool:
             return name in ("name", "params") or typing.get_origin(tp) is ClassVar or (

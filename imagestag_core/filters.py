@@ -28,7 +28,10 @@ _CORE = {
     "ExecutorMetrics": ExecutorMetrics,
     "StageMetrics": StageMetrics,
 }
-_LAZY_CORE = {"Benchmark": "imagestag_core.benchmark", "BenchmarkResult": "imagestag_core.benchmark"}
+_LAZY_CORE = {
+    "Benchmark": "imagestag_core.benchmark",
+    "BenchmarkResult": "imagestag_core.benchmark",
+}
 
 
 def __getattr__(name: str) -> Any:

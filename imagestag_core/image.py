@@ -170,6 +170,12 @@ class Image:
     _pixels: np.ndarray | None
     _encoded: bytes | None
     _codec: Codec | None
+    _format: PixelFormat
+    _dtype: np.dtype
+    _width: int
+    _height: int
+    _lock: threading.Lock | None
+    _metadata: Mapping[str, Any]
 
     def __init__(self, source: Any, pixel_format: PixelFormat | str | None = None, *,
                  metadata: Mapping[str, Any] | None = None, copy: bool = False) -> None:

@@ -75,7 +75,7 @@ class ParamSpec:
         return self.default is REQUIRED
 
     def coerce(self, value: Any, *, raw: str | None = None) -> Any:
-        """Return ``value`` converted to this parameter's type, or raise ``TypeError``/``ValueError``."""
+        """``value`` converted to this parameter's type (``TypeError``/``ValueError`` if not)."""
         return coerce_value(self.type, value, raw=raw, lo=self.min, hi=self.max)
 
 

@@ -30,7 +30,6 @@ providers; the first provider keeps it.  Unknown names raise
 from __future__ import annotations
 
 import importlib
-from importlib import metadata as importlib_metadata
 import os
 import re
 import threading
@@ -38,6 +37,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -53,7 +53,6 @@ from .errors import (
     PluginLoadError,
     UnknownNameError,
 )
-
 
 if TYPE_CHECKING:
     from .codec import Codec
@@ -373,7 +372,7 @@ class PluginManager:
 
     def get_colormap(self, name: str) -> np.ndarray:
         try:
-            return self.colormaps.lookup(name).obj  # type: ignore[no-any-return]
+            return self.colormaps.lookup(name).obj
         except UnknownNameError:
             if isinstance(name, str) and name.endswith("_r"):
                 base = name[:-2]
@@ -480,7 +479,7 @@ def use_plugin_manager(manager: PluginManager) -> Iterator[PluginManager]:
 
 def get_filter(name: str) -> type[Filter]:
     """The filter class registered as ``name`` (or an alias, case-insensitively)."""
-    return get_plugin_manager().filters.lookup(name).obj  # type: ignore[no-any-return]
+    return get_plugin_manager().filters.lookup(name).obj
 
 
 def list_filters() -> list[RegistryEntry]:
@@ -489,7 +488,7 @@ def list_filters() -> list[RegistryEntry]:
 
 
 def get_executor_class(name: str) -> type[Executor]:
-    return get_plugin_manager().executors.lookup(name).obj  # type: ignore[no-any-return]
+    return get_plugin_manager().executors.lookup(name).obj
 
 
 def get_executor(name: str, pipeline: FilterPipeline | Iterable[Any] | str,
@@ -515,13 +514,13 @@ def get_codec(name: str) -> Codec:
     """The codec registered as ``name`` (``"jpeg"``; ``"jpg"`` works through extensions)."""
     manager = get_plugin_manager()
     try:
-        return manager.codecs.lookup(name).obj  # type: ignore[no-any-return]
+        return manager.codecs.lookup(name).obj
     except UnknownNameError:
         if isinstance(name, str):
             ext = name.lower() if name.startswith(".") else f".{name.lower()}"
             for entry in manager.codecs.list():
                 if ext in entry.obj.extensions:
-                    return entry.obj  # type: ignore[no-any-return]
+                    return entry.obj
         raise
 
 
@@ -535,7 +534,7 @@ def codec_for_path(path: str | os.PathLike[str]) -> Codec:
     manager = get_plugin_manager()
     for entry in manager.codecs.list():
         if suffix in entry.obj.extensions:
-            return entry.obj  # type: ignore[no-any-return]
+            return entry.obj
     known = sorted({e for entry in manager.codecs.list() for e in entry.obj.extensions})
     raise CodecError(f"no codec for the extension {suffix or '(none)'!r} of {str(path)!r}; "
                      f"known: {', '.join(known)}")
@@ -548,7 +547,7 @@ def codec_for_data(data: bytes, path: str | os.PathLike[str] | None = None) -> C
     for entry in manager.codecs.list():
         try:
             if entry.obj.sniff(head):
-                return entry.obj  # type: ignore[no-any-return]
+                return entry.obj
         except Exception:  # a broken third-party sniffer must not hide the others
             continue
     if path is not None:

@@ -248,11 +248,11 @@ def build_filter(stage: StageText, text: str) -> Filter:
     try:
         return cls(**values)
     except FilterParameterError as exc:
-        key = exc.parameter
-        pos = tokens[key].position if key in tokens else stage.position
-        expected = None
-        if key in by_name:
-            expected = f"{key}: {by_name[key].type_text}"
+        param_name = exc.parameter or ""
+        pos = tokens[param_name].position if param_name in tokens else stage.position
+        expected: str | None = None
+        if param_name in by_name:
+            expected = f"{param_name}: {by_name[param_name].type_text}"
         raise SpecError(str(exc), text=text, position=pos, expected=expected) from None
     except ImagestagError as exc:
         raise SpecError(str(exc), text=text, position=stage.position) from None

@@ -53,7 +53,7 @@ def test_values_are_validated_against_type_and_bounds() -> None:
         Tint(enabled=1)
     with pytest.raises(FilterParameterError, match="NaN"):
         Tint(strength=float("nan"))
-    with pytest.raises(FilterParameterError, match="too many|at most"):
+    with pytest.raises(FilterParameterError, match="at most"):
         Tint(0.1, "r", None, (), "x", True, 1, "extra")
 
 
