@@ -469,7 +469,7 @@ class Executor:
         waits up to ``timeout`` (not at all when None) for a reader, then raises
         :class:`BackpressureError`.
         """
-        frame = image if isinstance(image, Image) else Image(image)
+        frame = image if isinstance(image, Image) else self._to_frame(image)
         with self._submit_lock:
             with self._cond:
                 self._check_open()
@@ -498,6 +498,14 @@ class Executor:
                 self._unsubmit(seq)
                 raise TimeoutError(f"{self._label}: the input queue stayed full for {timeout}s")
             return seq
+
+    def _to_frame(self, item: Any) -> Any:
+        """What ``submit`` hands to ``_enqueue`` for a non-Image item: ``Image(item)``.
+
+        Executors that ship other work items (the Dask executor's file jobs,
+        which workers read themselves) override this to let those through.
+        """
+        return Image(item)
 
     def _unsubmit(self, seq: int) -> None:
         with self._cond:
