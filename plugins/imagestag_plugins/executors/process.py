@@ -1,0 +1,733 @@
+"""``process``: a pool of worker processes, for filters that hold the GIL.
+
+Threads cannot run pure-Python filters in parallel; processes can, if moving
+the frames does not eat the gain (pickling a 60 MB frame through a pipe caps
+throughput near 5 fps).  So:
+
+* ``num_workers`` processes are started once, with ``spawn`` (or
+  ``forkserver``; never ``fork``, the parent has threads), and reused for every
+  frame.  Each rebuilds the pipeline at start-up and reports failure before any
+  frame is sent.
+* The pipeline travels by spec (``filter.to_dict()``), resolved in the
+  worker's own registry.  A filter the worker cannot resolve that way (not
+  registered, or registered locally from a notebook or a test) travels by
+  pickle, or cloudpickle where pickle cannot; when neither works the
+  constructor raises.
+* One parent thread per worker pulls frames from the shared bounded input
+  queue, copies the pixels into that worker's shared-memory input segment (one
+  ``memcpy``), sends a small message, and waits for the reply *or* the
+  worker's death.  Results are copied out of the worker's output segment
+  before it is reused.  Encoded frames and small arrays go through the pipe.
+* The parent creates and unlinks every segment; workers attach without
+  registering them with the resource tracker, so nothing is unlinked twice or
+  left in ``/dev/shm`` - after ``close()``, after a worker was killed, or
+  after Ctrl-C (workers ignore SIGINT; the parent closes them from
+  ``__exit__``, and a ``weakref.finalize`` covers interpreter exit).
+* A worker that dies fails the frame it held (:class:`WorkerDiedError`,
+  delivered through the error policy) and is restarted for the next frame.
+
+Stage timings are measured in the workers and recorded in the parent's
+metrics; with ``trace=True`` so are the spans (``perf_counter`` is
+system-wide on Linux, so worker and parent times share one clock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import multiprocessing
+import os
+import pickle
+import secrets
+import signal
+import sys
+import threading
+import time
+import traceback
+import warnings
+import weakref
+from collections.abc import Sequence
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from multiprocessing.shared_memory import SharedMemory
+from typing import Any
+
+import numpy as np
+
+from imagestag_core import hookimpl
+from imagestag_core.codec import ImageInfo
+from imagestag_core.errors import ExecutorClosedError, ImagestagError
+from imagestag_core.executor import _TOMBSTONE_CANCELLED, Executor, Span, available_cpus
+from imagestag_core.filter import Filter
+from imagestag_core.image import Image
+from imagestag_core.pipeline import FilterPipeline
+from imagestag_core.pixel_format import PixelFormat
+from imagestag_core.plugins import LOCAL_PROVIDER, get_plugin_manager
+
+from ._channel import CLOSED, Channel, ChannelClosed
+
+__all__ = ["SEGMENT_PREFIX", "ProcessPipelineExecutor", "WorkerDiedError"]
+
+#: every shared-memory segment this executor creates is named
+#: ``<prefix><parent pid>_<token>_<n>`` (``/dev/shm/imagestag_1234_...`` on Linux)
+SEGMENT_PREFIX = "imagestag_"
+# arrays up to this size are cheaper to pickle through the pipe than to stage
+_PIPE_BYTES = 64 * 1024
+_START_TIMEOUT = 120.0
+_JOIN_TIMEOUT = 5.0
+_START_METHODS = ("spawn", "forkserver")
+
+
+class WorkerDiedError(ImagestagError, RuntimeError):
+    """A worker process ended while it held a frame (killed, crashed, out of memory).
+
+    The frame fails with this error under the executor's ``on_error`` policy;
+    the worker is restarted for the next frame.  ``worker`` is its slot index,
+    ``pid`` its process id, ``exitcode`` as in :attr:`multiprocessing.Process.exitcode`
+    (negative: killed by that signal).
+    """
+
+    def __init__(self, message: str, *, worker: int, pid: int | None,
+                 exitcode: int | None) -> None:
+        super().__init__(message)
+        self.worker = worker
+        self.pid = pid
+        self.exitcode = exitcode
+
+
+# -- how stages travel --------------------------------------------------------------------------
+
+# (stage name, spec dict or None, "module:qualname", pickled filter or None)
+_StagePayload = tuple[str, dict[str, Any] | None, str, bytes | None]
+
+
+def _identity(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _pack_stage(stage_name: str, filt: Filter) -> _StagePayload:
+    """Decide how one filter reaches the workers; raise when it cannot."""
+    cls = type(filt)
+    entry = next((e for e in get_plugin_manager().filters.entries.values() if e.obj is cls),
+                 None)
+    spec = filt.to_dict() if entry is not None and entry.plugin != LOCAL_PROVIDER else None
+    errors: list[str] = []
+    pickled: bytes | None = None
+    # plain pickle sends a module-level class by reference; __main__ is not
+    # importable in a worker (a notebook has no file), so that goes by value
+    if cls.__module__ != "__main__":
+        try:
+            pickled = pickle.dumps(filt, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            errors.append(f"pickle: {type(exc).__name__}: {exc}")
+    if pickled is None and spec is None:
+        import cloudpickle
+
+        try:
+            pickled = cloudpickle.dumps(filt, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            errors.append(f"cloudpickle: {type(exc).__name__}: {exc}")
+    if pickled is None and spec is None:
+        raise ImagestagError(
+            f"the process executor cannot send stage {stage_name} ({filt!r}, filter "
+            f"{cls.name!r}) to its worker processes: it is not registered by a plugin, and "
+            f"{'; '.join(errors)}. Register it through a plugin's register_filters hook, or "
+            f"keep unpicklable objects (locks, open files, clients) out of the class and its "
+            f"parameters, or use the 'batch' executor")
+    return (stage_name, spec, _identity(cls), pickled)
+
+
+def _unpack_stage(payload: _StagePayload) -> Filter:
+    """Rebuild one filter in a worker (its registry first, then the pickle)."""
+    from imagestag_core.plugins import get_filter
+
+    stage_name, spec, ident, pickled = payload
+    problems: list[str] = []
+    if spec is not None:
+        try:
+            cls = get_filter(spec["filter"])
+        except ImagestagError as exc:
+            problems.append(f"registry: {exc}")
+        else:
+            # a worker's registry can differ from the parent's (a test's own
+            # plugin manager); only the very same class is good enough
+            if _identity(cls) == ident:
+                return Filter.from_dict(spec)
+            problems.append(f"registry: {spec['filter']!r} is {_identity(cls)} in the worker, "
+                            f"not {ident}")
+    if pickled is not None:
+        try:
+            filt = pickle.loads(pickled)
+        except Exception as exc:
+            problems.append(f"unpickling: {type(exc).__name__}: {exc}")
+        else:
+            if isinstance(filt, Filter):
+                return filt
+            problems.append(f"unpickling gave a {type(filt).__name__}, not a Filter")
+    raise ImagestagError(f"stage {stage_name} ({ident}) cannot be rebuilt in the worker "
+                         f"process: {'; '.join(problems)}")
+
+
+# -- the worker process ---------------------------------------------------------------------------
+
+
+def _attach(name: str) -> SharedMemory:
+    """Map a parent-owned segment without registering it with the resource tracker.
+
+    The parent unlinks it; a registration here would make the tracker unlink
+    (or warn about) it a second time when this worker exits.
+    """
+    if sys.version_info >= (3, 13):
+        return SharedMemory(name=name, track=False)  # type: ignore[call-arg,unused-ignore]
+    from multiprocessing import resource_tracker
+
+    original = resource_tracker.register
+    resource_tracker.register = lambda *args, **kwargs: None
+    try:
+        return SharedMemory(name=name)
+    finally:
+        resource_tracker.register = original
+
+
+def _portable(exc: BaseException, where: str) -> BaseException:
+    """``exc`` with the worker's traceback attached, guaranteed to survive pickling."""
+    remote = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    note = f"raised in {where}:\n{remote.rstrip()}"
+    try:
+        candidate: BaseException = pickle.loads(pickle.dumps(exc))
+    except Exception:
+        candidate = ImagestagError(f"{type(exc).__name__}: {exc} (the original exception "
+                                   f"could not be pickled)")
+    if hasattr(candidate, "add_note"):
+        candidate.add_note(note)
+    return candidate
+
+
+class _Worker:
+    """The loop inside a worker process: one frame message in, one reply out."""
+
+    def __init__(self, conn: Connection, index: int, filters: Sequence[Filter]) -> None:
+        self.conn = conn
+        self.index = index
+        self.filters = filters
+        self.where = f"process worker {index} (pid {os.getpid()})"
+        self.segments: dict[str, SharedMemory] = {}  # role ("in"/"out") -> mapping
+
+    def run(self) -> None:
+        try:
+            while True:
+                try:
+                    message = self.conn.recv()
+                except (EOFError, OSError):
+                    return  # the parent is gone
+                if message[0] == "exit":
+                    return
+                seq = message[1]
+                try:
+                    reply = self._frame(*message[1:])
+                except Exception as exc:
+                    # outside any stage: building the input image, an unknown codec...
+                    reply = ("error", seq, None, _portable(exc, self.where), [])
+                self._send(reply, seq)
+        finally:
+            for role in list(self.segments):
+                self._detach(role)
+
+    def _send(self, reply: tuple[Any, ...], seq: int) -> None:
+        try:
+            self.conn.send(reply)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            # Connection.send pickles before writing, so the pipe is still clean
+            error = ImagestagError(f"the result of frame {seq} cannot be sent back from "
+                                   f"{self.where}: {type(exc).__name__}: {exc}; keep "
+                                   f"metadata picklable")
+            self.conn.send(("error", seq, None, error, []))
+
+    def _segment(self, role: str, name: str) -> SharedMemory:
+        current = self.segments.get(role)
+        if current is not None and current.name == name.lstrip("/"):
+            return current
+        if current is not None:
+            self._detach(role)
+        self.segments[role] = segment = _attach(name)
+        return segment
+
+    def _detach(self, role: str) -> None:
+        segment = self.segments.pop(role)
+        # a filter may keep a view of its input; the mapping then goes with that view
+        with contextlib.suppress(BufferError):
+            segment.close()
+
+    def _frame(self, seq: int, metadata: dict[str, Any], source: tuple[Any, ...],
+               out_name: str | None) -> tuple[Any, ...]:
+        image = self._input(source, metadata)
+        timings: list[tuple[int, float, float]] = []
+        for index, filt in enumerate(self.filters):
+            t0 = time.perf_counter()
+            try:
+                out = filt.apply(image)
+            except Exception as exc:
+                return ("error", seq, index, _portable(exc, self.where), timings)
+            t1 = time.perf_counter()
+            if not isinstance(out, Image):
+                error = ImagestagError(f"{type(filt).__name__}.apply returned "
+                                       f"{type(out).__name__}, not an Image")
+                return ("error", seq, index, error, timings)
+            timings.append((index, t0, t1))
+            image = out
+        try:
+            result = self._output(seq, image, out_name)
+        except Exception as exc:
+            return ("error", seq, None, _portable(exc, self.where), timings)
+        return ("ok", seq, timings, result, dict(image.metadata))
+
+    def _input(self, source: tuple[Any, ...], metadata: dict[str, Any]) -> Image:
+        kind = source[0]
+        if kind == "encoded":
+            _, data, codec, (width, height, fmt, dtype) = source
+            info = ImageInfo(width, height, PixelFormat(fmt), np.dtype(dtype))
+            return Image.from_encoded(data, codec, info=info, metadata=metadata)
+        if kind == "array":
+            return Image(source[1], source[2], metadata=metadata)
+        _, name, shape, dtype, fmt = source
+        view = np.ndarray(shape, np.dtype(dtype), buffer=self._segment("in", name).buf)
+        return Image(view, fmt, metadata=metadata)
+
+    def _output(self, seq: int, image: Image, out_name: str | None) -> tuple[Any, ...]:
+        if image.encoded is not None:
+            info = (image.width, image.height, image.pixel_format.value, image.dtype.str)
+            return ("encoded", image.encoded, image.encoded_format, info)
+        pixels = image.get_pixels()
+        fmt = image.pixel_format.value
+        if pixels.nbytes <= _PIPE_BYTES:
+            return ("array", pixels, fmt)
+        if out_name is None or self._segment("out", out_name).size < pixels.nbytes:
+            # ask the parent (which owns every segment) for a bigger one
+            self.conn.send(("grow", seq, pixels.nbytes))
+            reply = self.conn.recv()
+            out_name = reply[1]
+            assert out_name is not None
+        segment = self._segment("out", out_name)
+        view = np.ndarray(pixels.shape, pixels.dtype, buffer=segment.buf)
+        np.copyto(view, pixels)
+        del view
+        return ("shm", pixels.shape, pixels.dtype.str, fmt)
+
+
+def _worker_main(conn: Connection, index: int, stages: list[_StagePayload],
+                 opencv_threads: int) -> None:
+    """Entry point of a worker process."""
+    # Ctrl-C reaches the whole process group; the parent decides how to stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from imagestag_core.plugins import PluginWarning
+
+    # the parent already reported broken plugins; one warning per worker is noise
+    warnings.simplefilter("ignore", PluginWarning)
+    try:
+        import cv2
+
+        cv2.setNumThreads(opencv_threads)
+        filters = [_unpack_stage(payload) for payload in stages]
+    except BaseException as exc:
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", os.getpid()))
+    _Worker(conn, index, filters).run()
+
+
+# -- the parent side ------------------------------------------------------------------------------
+
+
+class _Slot:
+    """One worker process and the segments the parent keeps for it.
+
+    Only its dispatcher thread touches it while the executor runs; the pool's
+    cleanup takes over once the dispatchers are gone (or at interpreter exit).
+    """
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.process: BaseProcess | None = None
+        self.conn: Connection | None = None
+        self.pid: int | None = None
+        self.segments: dict[str, SharedMemory] = {}
+
+    def stop_process(self) -> None:
+        process, conn = self.process, self.conn
+        self.process = self.conn = None
+        if conn is not None:
+            with contextlib.suppress(OSError, ValueError):
+                conn.send(("exit",))
+        if process is not None:
+            process.join(_JOIN_TIMEOUT)
+            if process.is_alive():
+                process.terminate()
+                process.join(_JOIN_TIMEOUT)
+            if process.is_alive():
+                process.kill()
+                process.join(_JOIN_TIMEOUT)
+            if not process.is_alive():
+                process.close()
+        if conn is not None:
+            conn.close()
+
+    def release_segments(self) -> None:
+        for role in list(self.segments):
+            _unlink(self.segments.pop(role))
+
+
+def _unlink(segment: SharedMemory) -> None:
+    # a view still alive keeps the mapping; unlinking still frees the name
+    with contextlib.suppress(BufferError):
+        segment.close()
+    with contextlib.suppress(FileNotFoundError):
+        segment.unlink()
+
+
+class _Pool:
+    """Everything that must not outlive the executor; what the finalizer cleans."""
+
+    def __init__(self) -> None:
+        self.slots: list[_Slot] = []
+        self.lock = threading.Lock()
+        self.closed = False
+        self.token = secrets.token_hex(4)
+        self.counter = itertools.count()
+
+    def segment_name(self) -> str:
+        return f"{SEGMENT_PREFIX}{os.getpid()}_{self.token}_{next(self.counter)}"
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            for slot in self.slots:
+                slot.stop_process()
+            for slot in self.slots:
+                slot.release_segments()
+
+
+class ProcessPipelineExecutor(Executor):
+    """A pool of worker processes, each running the whole pipeline on one frame.
+
+    Args:
+        pipeline: a :class:`FilterPipeline`, a list of filters, or a spec string.
+        num_workers: worker processes (default: the CPUs this process may use,
+            see :func:`~imagestag_core.executor.available_cpus`).
+        start_method: ``"spawn"`` (default) or ``"forkserver"``; ``"fork"`` is
+            refused because the parent runs threads.
+        queue_size: capacity of the shared input queue (default: 2 per worker);
+            queued frames are references, not copies.
+        **options: the base :class:`~imagestag_core.executor.Executor` options
+            (``on_error``, ``preserve_order``, ``max_pending_results``,
+            ``window``, ``trace``, ``opencv_threads``).  ``opencv_threads`` is
+            applied inside each worker (default 1 on a full pool).
+
+    The constructor checks that every filter can reach the workers (registry
+    spec, pickle or cloudpickle) and raises :class:`ImagestagError` otherwise;
+    the workers are started on the first ``submit`` (or ``start()``), about
+    0.2-0.4 s for a pool, and a filter they cannot rebuild fails the start.
+    A worker that dies fails its frame with :class:`WorkerDiedError` and is
+    restarted.  Metrics: per-stage times are measured in the workers; the
+    input queue's high-water mark and submit's wait are reported on stage 0.
+    """
+
+    name = "process"
+    extra_options = ("num_workers", "start_method", "queue_size")
+
+    def __init__(self, pipeline: FilterPipeline | list[Filter | str] | str,
+                 num_workers: int | None = None, start_method: str | None = None,
+                 queue_size: int | None = None, **options: Any) -> None:
+        super().__init__(pipeline, **options)
+        if num_workers is None:
+            num_workers = available_cpus()
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
+            raise ImagestagError(f"num_workers must be an int >= 1, got {num_workers!r}")
+        if start_method is None:
+            start_method = "spawn"
+        if start_method not in _START_METHODS:
+            raise ImagestagError(
+                f"start_method must be 'spawn' or 'forkserver', got {start_method!r}; 'fork' "
+                f"would copy the parent's threads' locks in whatever state they are in")
+        if queue_size is None:
+            queue_size = 2 * num_workers
+        if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
+            raise ImagestagError(f"queue_size must be an int >= 1, got {queue_size!r}")
+        self._num_workers = num_workers
+        self.start_method = start_method
+        self.queue_size = queue_size
+        self._payload = [_pack_stage(stage_name, filt)
+                         for stage_name, filt in zip(self.stage_names, self.filters)]
+        self._context: Any = multiprocessing.get_context(start_method)
+        holder = self._stats[0] if self._stats else _Figures()
+        self._queue: Channel[tuple[int, Image]] = Channel(queue_size, holder)
+        self._threads: list[threading.Thread] = []
+        self._pool = _Pool()
+        # the safety net for an executor never closed (Ctrl-C outside a with
+        # block, a notebook kernel shutting down); it holds the pool, not self
+        self._finalizer = weakref.finalize(self, _Pool.close, self._pool)
+
+    @property
+    def num_workers(self) -> int:
+        return self._num_workers
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live workers (for monitoring; empty before start)."""
+        return [slot.pid for slot in self._pool.slots
+                if slot.pid is not None and slot.process is not None]
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        self._pool.slots = [_Slot(index) for index in range(self._num_workers)]
+        try:
+            # start every process first, then wait: the pool starts in the time of one
+            for slot in self._pool.slots:
+                self._launch(slot)
+            for slot in self._pool.slots:
+                self._await_ready(slot)
+        except BaseException:
+            self._pool.close()
+            raise
+        for slot in self._pool.slots:
+            thread = threading.Thread(target=self._dispatch, args=(slot,),
+                                      name=f"imagestag-process-{slot.index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _launch(self, slot: _Slot) -> None:
+        parent_end, child_end = self._context.Pipe(duplex=True)
+        process = self._context.Process(
+            target=_worker_main, name=f"imagestag-process-{slot.index}", daemon=True,
+            args=(child_end, slot.index, self._payload, self._opencv_value or 1))
+        try:
+            process.start()
+        finally:
+            child_end.close()
+        slot.process, slot.conn, slot.pid = process, parent_end, process.pid
+
+    def _await_ready(self, slot: _Slot) -> None:
+        assert slot.process is not None and slot.conn is not None
+        deadline = time.monotonic() + _START_TIMEOUT
+        ready = wait([slot.conn, slot.process.sentinel], _START_TIMEOUT)
+        message: tuple[Any, ...] | None = None
+        if slot.conn in ready:
+            try:
+                message = slot.conn.recv()
+            except (EOFError, OSError):
+                message = None
+        if message is not None and message[0] == "ready":
+            return
+        pid = slot.pid
+        if message is not None:
+            reason = message[1]
+        elif time.monotonic() >= deadline:
+            reason = f"it did not report ready within {_START_TIMEOUT:.0f}s"
+        else:
+            slot.process.join(_JOIN_TIMEOUT)
+            reason = f"it exited during start-up ({_exit_text(slot.process.exitcode)})"
+        slot.stop_process()
+        raise ImagestagError(f"{self._label}: worker {slot.index} (pid {pid}) could not start "
+                             f"the pipeline {self.pipeline.to_string()!r}: {reason}")
+
+    def _enqueue(self, seq: int, image: Image, timeout: float | None) -> bool:
+        try:
+            return self._queue.put((seq, image), timeout)
+        except ChannelClosed:
+            raise ExecutorClosedError(
+                f"{self._label} stopped while submit waited for room") from None
+
+    def _cancel_queued(self) -> list[int]:
+        return [seq for seq, _ in self._queue.drain()]
+
+    def _shutdown(self, cancel: bool) -> None:
+        self._queue.close()
+        current = threading.current_thread()
+        for thread in self._threads:
+            if thread is not current:
+                thread.join()
+        self._threads = [t for t in self._threads if t.is_alive()]
+        if not self._threads:
+            # nothing can be submitted after stop(), so the processes go now
+            self._pool.close()
+
+    def _release(self) -> None:
+        self._finalizer()
+
+    # -- one dispatcher thread per worker ------------------------------------------------------
+
+    def _dispatch(self, slot: _Slot) -> None:
+        get = self._queue.get
+        while True:
+            item = get()
+            if item is CLOSED:
+                return
+            seq, image = item
+            if not self._should_run():
+                self._tombstone(seq, _TOMBSTONE_CANCELLED)
+                continue
+            try:
+                self._run_remote(slot, seq, image)
+            except BaseException as exc:
+                # a bug outside the filters must not kill the dispatcher and strand the frame
+                self._fail(seq, None, exc)
+
+    def _run_remote(self, slot: _Slot, seq: int, image: Image) -> None:
+        if slot.process is None or not slot.process.is_alive():
+            if slot.process is not None:
+                slot.stop_process()
+            with self._pool.lock:
+                if self._pool.closed:
+                    self._tombstone(seq, _TOMBSTONE_CANCELLED)
+                    return
+                self._launch(slot)
+            try:
+                self._await_ready(slot)
+            except ImagestagError as exc:
+                self._fail(seq, None, exc)
+                return
+        conn = slot.conn
+        assert conn is not None
+        try:
+            message = ("frame", seq, dict(image.metadata), self._source(slot, image),
+                       self._segment_name(slot, "out"))
+            conn.send(message)
+        except (BrokenPipeError, ConnectionResetError, EOFError):
+            self._fail(seq, None, self._worker_died(slot, seq))
+            return
+        except Exception as exc:
+            self._fail(seq, None, ImagestagError(
+                f"frame {seq} cannot be sent to {self._label}'s worker {slot.index}: "
+                f"{type(exc).__name__}: {exc}; keep metadata picklable"))
+            return
+        while True:
+            reply = self._receive(slot)
+            if reply is None:
+                self._fail(seq, None, self._worker_died(slot, seq))
+                return
+            if reply[0] != "grow":
+                break
+            self._ensure_segment(slot, "out", reply[2])
+            conn.send(("out", self._segment_name(slot, "out")))
+        kind, _, *rest = reply
+        if kind == "error":
+            stage, error, timings = rest
+            self._record(seq, timings, slot.index)
+            self._fail(seq, stage, error)
+            return
+        timings, result, metadata = rest
+        self._record(seq, timings, slot.index)
+        try:
+            out = self._result(slot, result, metadata)
+        except Exception as exc:
+            self._fail(seq, None, exc)
+            return
+        self._deliver(seq, out)
+
+    def _receive(self, slot: _Slot) -> tuple[Any, ...] | None:
+        """The worker's reply, or None when it died first (its sentinel fired)."""
+        assert slot.conn is not None and slot.process is not None
+        # no timeout: a filter may legitimately take long, and the sentinel
+        # wakes this wait if the worker dies for any reason
+        ready = wait([slot.conn, slot.process.sentinel])
+        if slot.conn in ready:
+            try:
+                reply: tuple[Any, ...] = slot.conn.recv()
+                return reply
+            except (EOFError, OSError):
+                return None
+        return None
+
+    def _worker_died(self, slot: _Slot, seq: int) -> WorkerDiedError:
+        process = slot.process
+        exitcode = None
+        if process is not None:
+            process.join(_JOIN_TIMEOUT)
+            exitcode = process.exitcode
+        pid = slot.pid
+        slot.stop_process()
+        return WorkerDiedError(
+            f"process worker {slot.index} (pid {pid}) died while processing frame {seq} "
+            f"({_exit_text(exitcode)}); it is restarted for the next frame",
+            worker=slot.index, pid=pid, exitcode=exitcode)
+
+    def _record(self, seq: int, timings: list[tuple[int, float, float]], worker: int) -> None:
+        for index, t0, t1 in timings:
+            self._stats[index].record(t1 - t0)
+            if self.trace:
+                self._spans.append(Span(index, seq, f"process-{worker}", t0, t1))
+
+    # -- moving frames ---------------------------------------------------------------------------
+
+    def _source(self, slot: _Slot, image: Image) -> tuple[Any, ...]:
+        if image.encoded is not None:
+            # the worker decodes; the pipe carries a few MB at most
+            info = (image.width, image.height, image.pixel_format.value, image.dtype.str)
+            return ("encoded", image.encoded, image.encoded_format, info)
+        pixels = image.get_pixels()
+        fmt = image.pixel_format.value
+        if pixels.nbytes <= _PIPE_BYTES:
+            return ("array", pixels, fmt)
+        segment = self._ensure_segment(slot, "in", pixels.nbytes)
+        view = np.ndarray(pixels.shape, pixels.dtype, buffer=segment.buf)
+        np.copyto(view, pixels)
+        del view
+        return ("shm", segment.name, pixels.shape, pixels.dtype.str, fmt)
+
+    def _result(self, slot: _Slot, result: tuple[Any, ...], metadata: dict[str, Any]) -> Image:
+        kind = result[0]
+        if kind == "encoded":
+            _, data, codec, (width, height, fmt, dtype) = result
+            info = ImageInfo(width, height, PixelFormat(fmt), np.dtype(dtype))
+            return Image.from_encoded(data, codec, info=info, metadata=metadata)
+        if kind == "array":
+            return Image(result[1], result[2], metadata=metadata)
+        _, shape, dtype, fmt = result
+        view = np.ndarray(shape, np.dtype(dtype), buffer=slot.segments["out"].buf)
+        # copied out before the segment is reused by this worker's next frame
+        pixels = np.empty(shape, np.dtype(dtype))
+        np.copyto(pixels, view)
+        del view
+        return Image(pixels, fmt, metadata=metadata)
+
+    def _segment_name(self, slot: _Slot, role: str) -> str | None:
+        segment = slot.segments.get(role)
+        return segment.name if segment is not None else None
+
+    def _ensure_segment(self, slot: _Slot, role: str, nbytes: int) -> SharedMemory:
+        current = slot.segments.get(role)
+        if current is not None and current.size >= nbytes:
+            return current
+        with self._pool.lock:
+            if self._pool.closed:
+                raise ExecutorClosedError(f"{self._label} is closed")
+            segment = SharedMemory(name=self._pool.segment_name(), create=True, size=nbytes)
+            slot.segments[role] = segment
+        if current is not None:
+            # the worker's mapping of the old one stays valid until it re-attaches
+            _unlink(current)
+        return segment
+
+
+def _exit_text(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "still running"
+    if exitcode < 0:
+        try:
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
+class _Figures:
+    __slots__ = ("blocked", "high_water")
+
+    def __init__(self) -> None:
+        self.high_water = 0
+        self.blocked = 0.0
+
+
+@hookimpl
+def register_executors(register: Any) -> None:
+    register(ProcessPipelineExecutor)
