@@ -1,0 +1,62 @@
+"""``Decode``: encoded bytes to pixels, optionally shrinking on load."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from imagestag_core import hookimpl
+from imagestag_core.errors import DecodeError, ImagestagError
+from imagestag_core.filter import Filter
+from imagestag_core.image import Image
+from imagestag_core.params import param
+
+__all__ = ["Decode"]
+
+
+class Decode(Filter):
+    """Turn an encoded image (from a file or bytes) into pixels.
+
+    Args:
+        reduce: shrink by 1, 2, 4 or 8 while decoding.  JPEG does it inside the
+            decoder (much faster than decoding and resizing); other codecs
+            decode at full size and are then resized with ``INTER_AREA``.  The
+            output is ``ceil(width / reduce)`` x ``ceil(height / reduce)``.
+
+    Pixel input (no encoded bytes) passes through unchanged at ``reduce=1``
+    and is resized by the factor otherwise.  The result carries no encoded
+    bytes, only pixels, in the codec's native format (e.g. BGR for JPEG).
+    """
+
+    name = "decode"
+
+    reduce: Literal[1, 2, 4, 8] = param(1, doc="shrink-on-load factor")
+
+    def apply(self, image: Image) -> Image:
+        factor = self.reduce
+        target = (-(-image.width // factor), -(-image.height // factor))
+        if image.encoded is None or image.is_decoded or factor == 1:
+            if image.encoded is None and factor == 1:
+                return image
+            pixels, fmt = image.get_pixels(), image.pixel_format
+        else:
+            codec = image.codec
+            assert codec is not None
+            try:
+                pixels, fmt = codec.decode(image.encoded, reduce=factor)
+            except ImagestagError:
+                raise
+            except Exception as exc:
+                raise DecodeError(f"cannot decode {codec.name} data: {exc}") from exc
+            if pixels is None:
+                raise DecodeError(f"cannot decode {codec.name} data: corrupt or truncated")
+        if (pixels.shape[1], pixels.shape[0]) != target:
+            pixels = cv2.resize(np.asarray(pixels), target, interpolation=cv2.INTER_AREA)
+        return image.derive(pixels, fmt)
+
+
+@hookimpl
+def register_filters(register: Any) -> None:
+    register(Decode)
