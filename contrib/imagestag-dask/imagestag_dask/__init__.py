@@ -8,7 +8,7 @@ find it by name.  See :class:`DaskPipelineExecutor`.
 
 from __future__ import annotations
 
-from .cluster import close_shared_clusters
+from .cluster import close_shared_clusters, loopback_cluster_options
 from .executor import DaskPipelineExecutor
 from .payload import WorkerSetupError
 from .worker import PathResult, RemoteFilterError
@@ -21,4 +21,5 @@ __all__ = [
     "RemoteFilterError",
     "WorkerSetupError",
     "close_shared_clusters",
+    "loopback_cluster_options",
 ]

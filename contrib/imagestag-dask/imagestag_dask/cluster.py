@@ -24,7 +24,13 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LocalClusterHandle", "close_shared_clusters", "shared_client", "start_local_cluster"]
+__all__ = [
+    "LocalClusterHandle",
+    "close_shared_clusters",
+    "loopback_cluster_options",
+    "shared_client",
+    "start_local_cluster",
+]
 
 
 @dataclass
@@ -41,16 +47,24 @@ class LocalClusterHandle:
             self.cluster.close()
 
 
+def loopback_cluster_options() -> dict[str, Any]:
+    """``LocalCluster`` keyword arguments for a cluster reachable from this machine only.
+
+    Every server binds 127.0.0.1 on a free port.  ``dashboard_address=None``
+    turns the dashboard off, but the scheduler still serves its small HTTP API
+    (health, metrics) and would try the fixed port 8787 for it; a random
+    loopback port avoids clashing with another cluster on the machine.
+    """
+    return {"host": "127.0.0.1", "scheduler_port": 0, "dashboard_address": None,
+            "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"}}
+
+
 def start_local_cluster(n_workers: int, threads_per_worker: int) -> LocalClusterHandle:
     """Start a loopback-only ``LocalCluster`` of worker processes and connect to it."""
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(
-        n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
-        host="127.0.0.1", dashboard_address=None, scheduler_port=0,
-        # a worker restarting after it died keeps the frames flowing; the
-        # memory limit is Dask's default share of the machine
-    )
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
+                           processes=True, **loopback_cluster_options())
     try:
         client = Client(cluster, set_as_default=False)
     except BaseException:

@@ -21,7 +21,7 @@ import cloudpickle
 from imagestag_core.errors import ImagestagError, PluginError, UnknownNameError
 from imagestag_core.filter import Filter
 from imagestag_core.pipeline import FilterPipeline
-from imagestag_core.plugins import RegistryEntry, get_plugin_manager
+from imagestag_core.plugins import RegistryEntry, get_filter, get_plugin_manager
 from imagestag_core.spec import filter_from_dict
 
 __all__ = ["PipelinePayload", "StagePayload", "WorkerSetupError", "make_payload"]
@@ -137,13 +137,15 @@ def build_pipeline(payload: PipelinePayload, worker: str) -> FilterPipeline:
 def _build_stage(stage: StagePayload, worker: str) -> Filter:
     if stage.spec is not None:
         try:
-            return filter_from_dict(stage.spec)
+            get_filter(stage.filter_name)
         except UnknownNameError:
             raise WorkerSetupError(
                 f"Dask worker {worker!r} cannot build stage {stage.stage}: it has no filter "
                 f"{stage.filter_name!r}, which the plugin distribution {stage.provider!r} "
                 f"provides on the client. Install {stage.provider!r} on every worker",
                 worker=worker, stage=stage.stage, plugin=stage.provider) from None
+        try:
+            return filter_from_dict(stage.spec)
         except ImagestagError as exc:
             raise WorkerSetupError(
                 f"Dask worker {worker!r} cannot build stage {stage.stage} "

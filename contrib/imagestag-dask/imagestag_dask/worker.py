@@ -85,15 +85,16 @@ def _portable(exc: BaseException) -> BaseException:
     return exc
 
 
-def check_worker(payload: PipelinePayload) -> str | None:
-    """Run on every worker before the first frame: None, or why the pipeline can't be built."""
+def check_worker(payload: PipelinePayload, dask_worker: Any = None) -> str | None:
+    """Run on every worker by ``client.run`` (which passes ``dask_worker``) before the
+    first frame: None, or why this worker cannot build the pipeline."""
+    address = str(dask_worker.address) if dask_worker is not None else _worker_address()
     try:
-        build_pipeline(payload, _worker_address())
+        build_pipeline(payload, address)
     except WorkerSetupError as exc:
         return str(exc)
     except Exception as exc:
-        return f"Dask worker {_worker_address()!r} cannot build the pipeline: " \
-               f"{type(exc).__name__}: {exc}"
+        return f"Dask worker {address!r} cannot build the pipeline: {type(exc).__name__}: {exc}"
     return None
 
 

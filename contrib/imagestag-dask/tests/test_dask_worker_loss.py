@@ -1,0 +1,57 @@
+"""A worker process dies mid-batch: every frame still comes back, equal to sequential's."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from dask_filters import Invert, Jitter
+from imagestag_core import FilterPipeline
+
+from imagestag_dask import DaskPipelineExecutor, loopback_cluster_options
+
+KILL_AFTER = 5
+
+
+@pytest.fixture
+def fresh_client() -> Iterator[Any]:
+    # its own cluster: the test kills one of its workers
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      **loopback_cluster_options()) as cluster, \
+            Client(cluster, set_as_default=False) as client:
+        yield client
+
+
+@pytest.mark.timeout(120)
+def test_all_frames_arrive_after_a_worker_process_is_killed(fresh_client: Any,
+                                                           make: Any) -> None:
+    frames = make(30)
+    pipeline = FilterPipeline([Jitter(ms=40), Invert()])
+    expected = pipeline.run(frames, executor="sequential")
+    pids: dict[str, int] = fresh_client.run(os.getpid)
+    victim_address, victim_pid = sorted(pids.items())[0]
+    busy_on_victim: list[str] = []
+
+    results = []
+    with DaskPipelineExecutor(pipeline, client=fresh_client, max_in_flight=4) as ex:
+        for result in ex.imap(frames):
+            results.append(result)
+            if len(results) == KILL_AFTER:
+                # the event: K results are in; the victim holds frames right now
+                processing = fresh_client.processing()
+                busy_on_victim = list(processing.get(victim_address, ()))
+                os.kill(victim_pid, signal.SIGKILL)
+        metrics = ex.get_metrics()
+
+    assert busy_on_victim, "the killed worker held no task, so nothing was lost"
+    assert len(results) == 30
+    assert [r.metadata["frame"] for r in results] == list(range(30))
+    assert [r.get_pixels().tobytes() for r in results] == \
+        [e.get_pixels().tobytes() for e in expected]
+    assert metrics.frames_completed == 30 and metrics.frames_failed == 0
+    assert victim_pid not in fresh_client.run(os.getpid).values()
