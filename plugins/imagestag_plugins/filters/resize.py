@@ -52,8 +52,10 @@ def resize_array(src: np.ndarray, dsize: tuple[int, int],
       its fast integer ``INTER_AREA`` path (a box average) only when the source
       is an exact multiple of ``k`` on each axis, so the source is first
       centre-cropped by ``w % k`` and ``h % k`` pixels (fewer than ``k``: at
-      most a pixel or two at each edge, a scale error below 0.1% for large
-      images).  The crop is a view, not a copy.
+      most a pixel or two at each edge; the crop is a view, not a copy).  The
+      final resample then uses the uncropped geometry (``warpAffine``), so the
+      output is not shifted; the lost edge pixels are replaced by replicating
+      their neighbours.
     """
     target_w, target_h = dsize
     h, w = src.shape[:2]
@@ -71,10 +73,20 @@ def resize_array(src: np.ndarray, dsize: tuple[int, int],
     cropped = src[y0:y0 + crop_h, x0:x0 + crop_w]
     small = cv2.resize(cropped, (crop_w // factor, crop_h // factor),
                        interpolation=cv2.INTER_AREA)
-    if small.shape[1] == target_w and small.shape[0] == target_h:
-        return small
-    return cv2.resize(small, dsize, interpolation=cv2.INTER_LINEAR)
-
+    if (crop_w, crop_h) == (w, h):
+        if small.shape[1] == target_w and small.shape[0] == target_h:
+            return small
+        return cv2.resize(small, dsize, interpolation=cv2.INTER_LINEAR)
+    # The crop made ``small`` cover a slightly narrower region than the source.
+    # Stretching it to ``dsize`` would shift the far edge by up to a third of an
+    # output pixel, so sample it with the full image's geometry instead:
+    # output pixel centre u maps to source x = (u + 0.5) * w / tw - 0.5, which
+    # is ((x + 0.5) - x0) / k - 0.5 in ``small``.
+    sx, sy = w / (target_w * factor), h / (target_h * factor)
+    matrix = np.array([[sx, 0.0, 0.5 * sx - x0 / factor - 0.5],
+                       [0.0, sy, 0.5 * sy - y0 / factor - 0.5]])
+    return cv2.warpAffine(small, matrix, dsize, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
 
 class Resize(Filter):
     """Resize to ``size`` or by ``scale`` (exactly one of them).
