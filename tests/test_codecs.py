@@ -7,11 +7,6 @@ import io
 import cv2
 import numpy as np
 import pytest
-from PIL import Image as PILImage
-from PIL import ImageOps
-
-from imagestag_core import PixelFormat
-from imagestag_core.errors import CodecError, DecodeError
 from imagestag_plugins.codecs.opencv_codecs import (
     CODECS,
     BmpCodec,
@@ -20,6 +15,11 @@ from imagestag_plugins.codecs.opencv_codecs import (
     TiffCodec,
     WebpCodec,
 )
+from PIL import Image as PILImage
+from PIL import ImageOps
+
+from imagestag_core import PixelFormat
+from imagestag_core.errors import CodecError, DecodeError
 
 F = PixelFormat
 RNG = np.random.default_rng(3)
@@ -60,7 +60,7 @@ def test_probe_announces_exactly_what_decode_returns(codec, index):
 
 @pytest.mark.parametrize("codec", [PngCodec(), TiffCodec(), BmpCodec()], ids=lambda c: c.name)
 def test_lossless_codecs_round_trip_rgb_exactly(codec):
-    decoded, fmt = codec.decode(codec.encode(RGB, F.RGB, {}))
+    decoded, _ = codec.decode(codec.encode(RGB, F.RGB, {}))
     assert np.array_equal(cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB), RGB)
 
 

@@ -35,7 +35,8 @@ def _png_header(width: int, height: int) -> bytes:
     chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr
     chunk += struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
     idat = zlib.compress(b"\x00" * 64)
-    body = struct.pack(">I", len(idat)) + b"IDAT" + idat + struct.pack(">I", zlib.crc32(b"IDAT" + idat))
+    body = struct.pack(">I", len(idat)) + b"IDAT" + idat
+    body += struct.pack(">I", zlib.crc32(b"IDAT" + idat))
     return b"\x89PNG\r\n\x1a\n" + chunk + body
 
 
@@ -109,7 +110,7 @@ def test_corrupt_bytes_raise_decode_error():
 
 
 def test_missing_file_raises_image_file_not_found(tmp_path):
-    with pytest.raises(ImageFileNotFoundError, match="missing.png"):
+    with pytest.raises(ImageFileNotFoundError, match=r"missing\.png"):
         Image(tmp_path / "missing.png")
 
 

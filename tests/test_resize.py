@@ -5,10 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from imagestag_plugins.filters.resize import Resize, resize_array
 
 from imagestag_core import FilterPipeline, Image, PixelFormat
 from imagestag_core.errors import FilterParameterError, SpecError
-from imagestag_plugins.filters.resize import Resize, resize_array
 
 
 def _photo(w: int, h: int) -> np.ndarray:
