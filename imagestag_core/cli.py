@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
 import time
@@ -172,7 +173,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def _doc_summary(cls: type) -> str:
     doc = (cls.__doc__ or "").strip()
-    return " ".join(doc.split("\n\n")[0].split()) if doc else ""
+    first = " ".join(doc.split("\n\n")[0].split()) if doc else ""
+    # reST roles and literals read badly in a terminal
+    return re.sub(r":\w+:`~?([^`]+)`", r"\1", first).replace("``", "")
 
 
 def _format_value(value: Any) -> str:
@@ -187,25 +190,23 @@ def _format_value(value: Any) -> str:
 
 
 def _example_spec(entry: RegistryEntry) -> str:
-    """A spec a person can copy: the declared examples, else the required minimum."""
-    from .spec import format_value
-
+    """A spec a person can copy: as many declared examples as combine, else the minimum."""
     cls = entry.obj
-    values = {p.name: p.example for p in cls.params if p.example is not REQUIRED}
+    values: dict[str, Any] = {}
+    for p in cls.params:
+        if p.example is REQUIRED:
+            continue
+        try:
+            cls(**values, **{p.name: p.example})
+        except Exception:
+            # e.g. resize's size and scale exclude each other: keep the first
+            continue
+        values[p.name] = p.example
     try:
         return str(cls(**values).to_string())
     except Exception:
-        parts = [entry.name]
-        for p in cls.params:
-            value = p.example if p.example is not REQUIRED else p.default
-            if value is REQUIRED:
-                parts.append(f"{p.name}=<{p.type_text}>")
-            elif p.example is not REQUIRED:
-                try:
-                    parts.append(f"{p.name}={format_value(value)}")
-                except ImagestagError:
-                    continue
-        return " ".join(parts)
+        missing = " ".join(f"{p.name}=<{p.type_text}>" for p in cls.params if p.required)
+        return f"{entry.name} {missing}".strip()
 
 
 def _param_range(p: ParamSpec) -> str:
@@ -384,7 +385,7 @@ def plot_benchmark(result: Any, path: Path) -> None:
 
     runs = [r for r in result.runs if not r.error]
     labels = [r.label for r in runs]
-    fig, (ax_fps, ax_stage) = plt.subplots(1, 2, figsize=(13, 5.2))
+    fig, (ax_fps, ax_stage) = plt.subplots(1, 2, figsize=(13, 5.8))
     bars = ax_fps.barh(labels, [r.fps for r in runs], color="#3b7dd8")
     for bar, r in zip(bars, runs):
         frac = f" ({r.fraction_of_ideal:.0%} of ideal)" if r.fraction_of_ideal else ""
@@ -402,7 +403,7 @@ def plot_benchmark(result: Any, path: Path) -> None:
     ax_fps.invert_yaxis()
     ax_fps.set_xlabel("frames per second (higher is better)")
     ax_fps.set_title("Throughput per executor")
-    ax_fps.legend(loc="lower right", fontsize=8)
+    ax_fps.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8)
 
     stage_names = [s.stage_name for s in runs[0].stages] if runs else []
     colours = plt.get_cmap("tab10")
@@ -418,7 +419,7 @@ def plot_benchmark(result: Any, path: Path) -> None:
     ax_stage.invert_yaxis()
     ax_stage.set_xlabel("stage time per frame, ms (avg in a worker; lower is better)")
     ax_stage.set_title("Per-stage time breakdown")
-    ax_stage.legend(loc="lower right", fontsize=8)
+    ax_stage.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=4, fontsize=8)
     w, h = result.source_size
     fig.suptitle(f"{result.description}   source {w}x{h} ({w * h / 1e6:.2f} MP), "
                  f"{result.frames} frames, {result.cpus} CPUs")
