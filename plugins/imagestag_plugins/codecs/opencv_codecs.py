@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import cv2
 import numpy as np
@@ -50,9 +50,9 @@ from imagestag_core.pixel_format import PixelFormat
 
 __all__ = ["BmpCodec", "JpegCodec", "PngCodec", "TiffCodec", "WebpCodec"]
 
-_U8 = np.dtype(np.uint8)
-_U16 = np.dtype(np.uint16)
-_F32 = np.dtype(np.float32)
+_U8: np.dtype[Any] = np.dtype(np.uint8)
+_U16: np.dtype[Any] = np.dtype(np.uint16)
+_F32: np.dtype[Any] = np.dtype(np.float32)
 
 _REDUCE_COLOR = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2,
                  4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
@@ -114,7 +114,7 @@ def _read_ifd(data: bytes, wanted: set[int]) -> dict[int, list[int]]:
         if tag not in wanted:
             continue
         typ = _u16(data, entry + 2, big)
-        order = "big" if big else "little"
+        order: Literal["big", "little"] = "big" if big else "little"
         # classic TIFF: 4-byte count and value field; BigTIFF: 8-byte ones
         n = int.from_bytes(data[entry + 4:entry + 4 + value_size], order)
         item = {3: 2, 4: 4, 16: 8}.get(typ)  # SHORT, LONG, LONG8
