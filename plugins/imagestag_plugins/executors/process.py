@@ -198,9 +198,14 @@ def _portable(exc: BaseException, where: str) -> BaseException:
     except Exception:
         candidate = ImagestagError(f"{type(exc).__name__}: {exc} (the original exception "
                                    f"could not be pickled)")
-    if hasattr(candidate, "add_note"):
-        candidate.add_note(note)
+    _add_note(candidate, note)
     return candidate
+
+
+def _add_note(exc: BaseException, note: str) -> None:
+    # BaseException.add_note is Python 3.11+; on 3.10 the note is dropped
+    if hasattr(exc, "add_note"):
+        exc.add_note(note)
 
 
 class _Worker:
@@ -574,15 +579,10 @@ class ProcessPipelineExecutor(Executor):
 
     def _run_remote(self, slot: _Slot, seq: int, image: Image) -> None:
         if slot.process is None or not slot.process.is_alive():
-            if slot.process is not None:
-                slot.stop_process()
-            with self._pool.lock:
-                if self._pool.closed:
-                    self._tombstone(seq, _TOMBSTONE_CANCELLED)
-                    return
-                self._launch(slot)
+            # it died between frames, or its replacement could not start then
+            slot.stop_process()
             try:
-                self._await_ready(slot)
+                self._restart(slot)
             except ImagestagError as exc:
                 self._fail(seq, None, exc)
                 return
@@ -593,7 +593,7 @@ class ProcessPipelineExecutor(Executor):
                        self._segment_name(slot, "out"))
             conn.send(message)
         except (BrokenPipeError, ConnectionResetError, EOFError):
-            self._fail(seq, None, self._worker_died(slot, seq))
+            self._replace_dead_worker(slot, seq)
             return
         except Exception as exc:
             self._fail(seq, None, ImagestagError(
@@ -603,7 +603,7 @@ class ProcessPipelineExecutor(Executor):
         while True:
             reply = self._receive(slot)
             if reply is None:
-                self._fail(seq, None, self._worker_died(slot, seq))
+                self._replace_dead_worker(slot, seq)
                 return
             if reply[0] != "grow":
                 break
@@ -638,7 +638,13 @@ class ProcessPipelineExecutor(Executor):
                 return None
         return None
 
-    def _worker_died(self, slot: _Slot, seq: int) -> WorkerDiedError:
+    def _replace_dead_worker(self, slot: _Slot, seq: int) -> None:
+        """Fail the frame a dead worker held; start its replacement first.
+
+        Restarting before reporting means whoever sees the failure also sees a
+        full pool again.  Under ``on_error="raise"`` the executor is finished,
+        so no replacement is started.
+        """
         process = slot.process
         exitcode = None
         if process is not None:
@@ -646,10 +652,23 @@ class ProcessPipelineExecutor(Executor):
             exitcode = process.exitcode
         pid = slot.pid
         slot.stop_process()
-        return WorkerDiedError(
+        error = WorkerDiedError(
             f"process worker {slot.index} (pid {pid}) died while processing frame {seq} "
-            f"({_exit_text(exitcode)}); it is restarted for the next frame",
-            worker=slot.index, pid=pid, exitcode=exitcode)
+            f"({_exit_text(exitcode)})", worker=slot.index, pid=pid, exitcode=exitcode)
+        if self.on_error != "raise" and self._should_run():
+            try:
+                self._restart(slot)
+            except ImagestagError as exc:
+                # the next frame this slot takes tries again and reports the cause
+                _add_note(error, f"restarting it failed: {exc}")
+        self._fail(seq, None, error)
+
+    def _restart(self, slot: _Slot) -> None:
+        with self._pool.lock:
+            if self._pool.closed:
+                raise ExecutorClosedError(f"{self._label} is closed")
+            self._launch(slot)
+        self._await_ready(slot)
 
     def _record(self, seq: int, timings: list[tuple[int, float, float]], worker: int) -> None:
         for index, t0, t1 in timings:

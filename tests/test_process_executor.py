@@ -1,0 +1,488 @@
+"""The ``process`` executor: what only a pool of processes can get wrong.
+
+The shared contract (order, error policies, stop/cancel, backpressure, leaks)
+runs against it in ``test_executor_contract.py``.  Here: frames crossing the
+process boundary intact (shared memory, pipe, encoded bytes, metadata), filters
+that are not registered travelling by pickle/cloudpickle, a filter that cannot
+travel failing before any frame, a worker dying under each error policy, and
+nothing left in ``/dev/shm`` after close, a kill or Ctrl-C.
+
+Pools are started sparingly: spawning one costs 0.2-0.4 s.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from conftest import frames
+from imagestag_plugins.executors.process import (
+    SEGMENT_PREFIX,
+    ProcessPipelineExecutor,
+    WorkerDiedError,
+)
+from imagestag_plugins.filters.encode import Encode
+from imagestag_plugins.filters.false_color import FalseColor
+from imagestag_plugins.filters.resize import Resize
+
+from imagestag_core import (
+    FilterPipeline,
+    FrameError,
+    Image,
+    ImagestagError,
+    PipelineError,
+    get_executor,
+    hookimpl,
+)
+from imagestag_core.filter import Filter
+from imagestag_core.params import param
+from imagestag_core.plugins import PluginManager, register_filter
+
+# -- module-level filters: picklable by reference, so the workers import this module ----------
+
+
+class Invert(Filter):
+    name = "proc_invert"
+
+    def apply(self, image: Image) -> Image:
+        return image.derive(255 - image.get_pixels())
+
+
+class Stamp(Filter):
+    """Writes the frame's index into pixel (0, 0) and adds metadata the parent must see."""
+
+    name = "proc_stamp"
+
+    def apply(self, image: Image) -> Image:
+        pixels = image.get_pixels().copy()
+        pixels[0, 0] = image.metadata["frame"] % 256
+        return image.derive(pixels).with_metadata(stamped_by=os.getpid())
+
+
+class Gray16(Filter):
+    """RGB uint8 -> GRAY uint16 (a format and dtype change across the boundary)."""
+
+    name = "proc_gray16"
+
+    def apply(self, image: Image) -> Image:
+        gray = image.get_pixels("gray").astype(np.uint16) * 257
+        return image.derive(gray, "gray")
+
+
+class KillSelfOn(Filter):
+    """SIGKILLs its own worker process on the given frame (a crash mid-frame)."""
+
+    name = "proc_kill_self_on"
+    frame: int = -1
+
+    def apply(self, image: Image) -> Image:
+        if image.metadata.get("frame") == self.frame:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return image
+
+
+class HangOn(Filter):
+    """On the given frame: write the worker's pid to ``marker``, then wait to be killed."""
+
+    name = "proc_hang_on"
+    frame: int = -1
+    marker: str = ""
+
+    def apply(self, image: Image) -> Image:
+        if image.metadata.get("frame") == self.frame:
+            Path(self.marker).write_text(str(os.getpid()))
+            threading.Event().wait(60)  # the test kills this process long before
+        return image
+
+
+class OnlyInParent(Filter):
+    """Builds in the process whose pid it was given, fails to build anywhere else."""
+
+    name = "proc_only_in_parent"
+    parent_pid: int = 0
+
+    def __post_init__(self) -> None:
+        if os.getpid() != self.parent_pid:
+            raise RuntimeError("this filter needs a GPU context only the parent has")
+
+    def apply(self, image: Image) -> Image:
+        return image
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def our_segments(pid: int | None = None) -> set[str]:
+    """Shared-memory segments this executor created for process ``pid`` (default: us)."""
+    prefix = f"{SEGMENT_PREFIX}{os.getpid() if pid is None else pid}_"
+    try:
+        return {name for name in os.listdir("/dev/shm") if name.startswith(prefix)}
+    except FileNotFoundError:  # not Linux: no /dev/shm to inspect
+        return set()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_for_file(path: Path, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text():
+            return path.read_text()
+        threading.Event().wait(0.02)
+    raise AssertionError(f"{path} did not appear within {timeout}s")
+
+
+def sequential(pipeline: list[Filter], images: list[Any]) -> list[Any]:
+    with get_executor("sequential", pipeline) as ex:
+        return ex.process_all(images)
+
+
+def assert_same_images(got: list[Any], want: list[Any]) -> None:
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        assert isinstance(a, Image) and isinstance(b, Image)
+        assert (a.pixel_format, a.dtype, a.size) == (b.pixel_format, b.dtype, b.size)
+        assert a.encoded == b.encoded
+        np.testing.assert_array_equal(a.get_pixels(), b.get_pixels())
+
+
+def mixed_inputs(tmp_path: Path) -> list[Any]:
+    """Frames that take every route into a worker, with a size that grows and shrinks."""
+    rng = np.random.default_rng(3)
+    big = [rng.integers(0, 256, (360, 480, 3), dtype=np.uint8) for _ in range(4)]
+    png_path = tmp_path / "frame.png"
+    cv2.imwrite(str(png_path), cv2.cvtColor(big[1], cv2.COLOR_RGB2BGR))
+    ok, jpeg = cv2.imencode(".jpg", big[2])
+    assert ok
+    items: list[Any] = [
+        Image(big[0], metadata={"frame": 0}),                     # shared memory
+        Image(big[0][:20, :30].copy(), metadata={"frame": 1}),    # small: the pipe
+        Image(png_path).with_metadata(frame=2),                   # encoded file: worker decodes
+        Image(jpeg.tobytes(), metadata={"frame": 3}),              # encoded bytes
+        Image(np.tile(big[3], (2, 2, 1)), metadata={"frame": 4}),  # bigger: segments grow
+        Image(big[3], metadata={"frame": 5}),                     # smaller again
+    ]
+    items += [Image(frame.get_pixels(), metadata={"frame": 6 + i})
+              for i, frame in enumerate(frames(6, size=(480, 360)))]
+    return items
+
+
+# -- results ---------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(90)
+def test_results_equal_sequential_for_every_input_route_with_metrics_and_spans(
+        tmp_path: Path) -> None:
+    pipeline: list[Filter] = [Resize(scale=0.75), Invert(), Stamp(), FalseColor("hot")]
+    images = mixed_inputs(tmp_path)
+    expected = sequential(pipeline, images)
+    with ProcessPipelineExecutor(pipeline, num_workers=2, trace=True) as ex:
+        results = ex.process_all(images)
+        workers = set(ex.worker_pids)
+        # large frames went through this executor's own shared-memory segments
+        assert our_segments()
+    assert_same_images(results, expected)
+    assert [r.metadata["frame"] for r in results] == list(range(len(images)))
+    assert {r.metadata["stamped_by"] for r in results} <= workers
+    assert os.getpid() not in workers
+    assert results[2].metadata["path"] == str(tmp_path / "frame.png")
+    metrics = ex.get_metrics()
+    assert metrics.frames_completed == len(images)
+    assert [s.frames for s in metrics.stages] == [len(images)] * 4
+    assert all(s.avg_time_ms > 0 for s in metrics.stages)
+    spans = ex.spans()
+    assert sorted((s.seq, s.stage) for s in spans) == sorted(
+        (seq, stage) for seq in range(len(images)) for stage in range(4))
+    assert {s.thread for s in spans} <= {"process-0", "process-1"}
+    assert all(s.end >= s.start for s in spans)
+    assert our_segments() == set()
+
+
+@pytest.mark.timeout(90)
+def test_the_seed_pipeline_returns_the_same_jpeg_bytes_as_sequential() -> None:
+    images = [Image(f.get_pixels(), metadata={"frame": i})
+              for i, f in enumerate(frames(6, size=(1280, 720)))]
+    pipeline: list[Filter] = [Resize(size=(640, 360)), FalseColor("hot"), Encode("jpeg")]
+    expected = sequential(pipeline, images)
+    with get_executor("process", pipeline, num_workers=2) as ex:
+        assert isinstance(ex, ProcessPipelineExecutor)
+        results = ex.process_all(images)
+    assert all(r.encoded_format == "jpeg" for r in results)
+    assert_same_images(results, expected)
+
+
+@pytest.mark.timeout(90)
+def test_format_and_dtype_changes_and_results_larger_than_inputs_cross_back_intact() -> None:
+    images = [Image(f.get_pixels(), metadata={"frame": i})
+              for i, f in enumerate(frames(5, size=(640, 480)))]
+    pipeline: list[Filter] = [Gray16(), Resize(scale=2.0)]
+    expected = sequential(pipeline, images)
+    with ProcessPipelineExecutor(pipeline, num_workers=1) as ex:
+        results = ex.process_all(images)
+    assert_same_images(results, expected)
+    assert results[0].dtype == np.uint16 and results[0].size == (1280, 960)
+
+
+# -- filters that are not registered --------------------------------------------------------
+
+
+@pytest.mark.timeout(90)
+def test_filters_defined_in_a_test_function_travel_by_cloudpickle() -> None:
+    class Posterize(Filter):  # a notebook-style filter: unregistered, not importable
+        name = "posterize_local"
+        levels: int = param(4, min=2, max=256)
+
+        def __post_init__(self) -> None:
+            step = 256 // self.levels
+            object.__setattr__(self, "_lut", (np.arange(256) // step * step).astype(np.uint8))
+
+        def apply(self, image: Image) -> Image:
+            return image.derive(self._lut[image.get_pixels()])
+
+    class Offset(Filter):
+        name = "offset_local"
+        by: int = 7
+
+        def apply(self, image: Image) -> Image:
+            return image.derive(image.get_pixels() + np.uint8(self.by))
+
+    register_filter(Offset)  # registered from a notebook: provider "<local>"
+    try:
+        pipeline: list[Filter] = [Posterize(levels=8), Offset(by=3), Invert()]
+        images = [Image(f.get_pixels(), metadata={"frame": i})
+                  for i, f in enumerate(frames(6, size=(320, 240)))]
+        expected = sequential(pipeline, images)
+        with ProcessPipelineExecutor(pipeline, num_workers=2) as ex:
+            results = ex.process_all(images)
+        assert_same_images(results, expected)
+    finally:
+        from imagestag_core.plugins import get_plugin_manager
+
+        get_plugin_manager().filters.entries.pop("offset_local", None)
+
+
+@pytest.mark.timeout(90)
+def test_a_filter_registered_only_in_the_parents_registry_falls_back_to_pickle(
+        pm: PluginManager) -> None:
+    @hookimpl
+    def register_filters(register: Any) -> None:
+        register(Invert)
+
+    plugin = types.ModuleType("proc_test_plugin")
+    plugin.register_filters = register_filters  # type: ignore[attr-defined]
+    pm.register_plugin(plugin, name="proc_test_plugin")
+    pipeline = [Filter.parse("proc_invert")]
+    images = frames(4, size=(300, 200))
+    expected = [FilterPipeline(pipeline).apply(img) for img in images]
+    # the workers' registry (entry points only) has no "proc_invert": the pickle rebuilds it
+    with ProcessPipelineExecutor(pipeline, num_workers=1) as ex:
+        results = ex.process_all(images)
+    assert_same_images(results, expected)
+
+
+@pytest.mark.timeout(30)
+def test_an_unpicklable_filter_raises_a_clear_error_before_any_frame_or_process() -> None:
+    class Cached(Filter):  # a class-level cache under a lock, as the filter contract says
+        name = "cached_local"
+        _cache_lock = threading.Lock()
+
+        def apply(self, image: Image) -> Image:
+            return image
+
+    children = set(multiprocessing.active_children())
+    with pytest.raises(ImagestagError) as caught:
+        ProcessPipelineExecutor([Invert(), Cached()], num_workers=2)
+    message = str(caught.value)
+    assert "1_Cached" in message and "'cached_local'" in message
+    assert "cloudpickle" in message and "lock" in message
+    assert "register" in message  # says what to do
+    assert set(multiprocessing.active_children()) == children
+
+
+@pytest.mark.timeout(60)
+def test_a_filter_the_workers_cannot_build_fails_start_naming_it_before_frames_flow() -> None:
+    ex = ProcessPipelineExecutor([Invert(), OnlyInParent(parent_pid=os.getpid())],
+                                 num_workers=2)
+    with pytest.raises(ImagestagError) as caught:
+        ex.submit(frames(1)[0])
+    message = str(caught.value)
+    assert "1_OnlyInParent" in message and "GPU context" in message
+    assert ex.get_metrics().frames_submitted == 0
+    ex.close()
+    assert ex.worker_pids == []
+    assert our_segments() == set()
+
+
+@pytest.mark.timeout(10)
+def test_options_are_validated_and_fork_is_refused() -> None:
+    with pytest.raises(ImagestagError, match="fork"):
+        ProcessPipelineExecutor([Invert()], start_method="fork")
+    with pytest.raises(ImagestagError, match="num_workers"):
+        ProcessPipelineExecutor([Invert()], num_workers=0)
+    with pytest.raises(ImagestagError, match="did you mean 'num_workers'"):
+        ProcessPipelineExecutor([Invert()], num_worker=2)
+
+
+# -- a worker dies ---------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(90)
+def test_a_worker_killed_mid_frame_fails_that_frame_under_raise_without_hanging() -> None:
+    images = [Image(f.get_pixels(), metadata={"frame": i})
+              for i, f in enumerate(frames(12, size=(320, 240)))]
+    with ProcessPipelineExecutor([Invert(), KillSelfOn(frame=5)], num_workers=2) as ex, \
+            pytest.raises(PipelineError) as caught:
+        ex.process_all(images)
+    error = caught.value
+    assert error.seq == 5
+    assert isinstance(error.error, WorkerDiedError)
+    assert error.__cause__ is error.error
+    assert "died while processing frame 5" in str(error) and "SIGKILL" in str(error)
+    assert error.error.exitcode == -signal.SIGKILL
+    assert error.error.pid is not None and not alive(error.error.pid)
+    assert ex.worker_pids == []
+    assert our_segments() == set()
+
+
+@pytest.mark.timeout(90)
+def test_os_kill_on_a_busy_worker_gives_a_frame_error_under_collect_and_a_fresh_worker(
+        tmp_path: Path) -> None:
+    marker = tmp_path / "hung.pid"
+    images = [Image(f.get_pixels(), metadata={"frame": i})
+              for i, f in enumerate(frames(10, size=(320, 240)))]
+    pipeline: list[Filter] = [Invert(), HangOn(frame=3, marker=str(marker))]
+    expected = sequential([Invert()], images)
+    with ProcessPipelineExecutor(pipeline, num_workers=2, on_error="collect") as ex:
+        for img in images:
+            ex.submit(img)
+        victim = int(wait_for_file(marker, timeout=60))
+        assert victim in ex.worker_pids
+        os.kill(victim, signal.SIGKILL)
+        results = list(ex.results(timeout=60))
+        replacement = ex.worker_pids
+    assert len(results) == 10
+    failed = results[3]
+    assert isinstance(failed, FrameError) and failed.seq == 3
+    assert isinstance(failed.error, WorkerDiedError) and failed.error.pid == victim
+    for i, result in enumerate(results):
+        if i != 3:
+            np.testing.assert_array_equal(result.get_pixels(), expected[i].get_pixels())
+    assert ex.get_metrics().frames_failed == 1
+    assert victim not in replacement and len(replacement) == 2
+    assert not alive(victim)
+    assert our_segments() == set()
+
+
+# -- nothing left behind -------------------------------------------------------------------
+
+
+@pytest.mark.timeout(90)
+def test_keyboard_interrupt_out_of_a_with_block_leaves_no_process_or_segment() -> None:
+    images = [Image(f.get_pixels(), metadata={"frame": i})
+              for i, f in enumerate(frames(8, size=(400, 300)))]
+    pids: list[int] = []
+    with pytest.raises(KeyboardInterrupt), \
+            ProcessPipelineExecutor([Invert()], num_workers=2) as ex:
+        for img in images:
+            ex.submit(img)
+        assert ex.get_result(timeout=60) is not None
+        pids = ex.worker_pids
+        assert our_segments()
+        raise KeyboardInterrupt
+    assert len(pids) == 2 and not any(alive(pid) for pid in pids)
+    assert our_segments() == set()
+    metrics = ex.get_metrics()
+    assert metrics.frames_completed + metrics.frames_cancelled == 8
+
+
+_CTRL_C_SCRIPT = textwrap.dedent("""
+    import itertools, numpy as np
+    from imagestag_core import Image
+    from imagestag_plugins.executors.process import ProcessPipelineExecutor
+    from imagestag_plugins.filters.resize import Resize
+
+    def endless():
+        base = np.zeros((480, 640, 3), np.uint8)
+        for i in itertools.count():
+            yield Image(base, metadata={"frame": i})
+
+    if __name__ == "__main__":
+        with ProcessPipelineExecutor([Resize(scale=0.5)], num_workers=2) as ex:
+            for n, _ in enumerate(ex.imap(endless())):
+                if n == 3:
+                    print(" ".join(map(str, ex.worker_pids)), flush=True)
+""")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGINT are POSIX")
+def test_ctrl_c_in_a_running_program_leaves_no_process_or_segment(tmp_path: Path) -> None:
+    script = tmp_path / "ctrl_c.py"
+    script.write_text(_CTRL_C_SCRIPT)
+    # its own process group, like a terminal's foreground job: SIGINT reaches every worker too
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        pids = [int(p) for p in line.split()]
+        assert len(pids) == 2, proc.stderr.read() if proc.stderr else line
+        assert our_segments(proc.pid)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "KeyboardInterrupt" in stderr
+    assert our_segments(proc.pid) == set()
+    assert not any(alive(pid) for pid in pids)
+    assert "leaked shared_memory" not in stderr
+
+
+def _open_fds() -> int:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except FileNotFoundError:
+        return 0
+
+
+@pytest.mark.timeout(120)
+def test_cycles_with_a_dead_worker_and_growing_segments_leak_nothing() -> None:
+    def cycle() -> None:
+        rng = np.random.default_rng(0)
+        images = [Image(rng.integers(0, 256, (150, 200 + 60 * i, 3), dtype=np.uint8),
+                        metadata={"frame": i}) for i in range(6)]
+        with ProcessPipelineExecutor([Invert(), KillSelfOn(frame=2)], num_workers=2,
+                                     on_error="skip") as ex:
+            results = ex.process_all(images)
+        assert [r.metadata["frame"] for r in results] == [0, 1, 3, 4, 5]
+
+    cycle()  # the resource tracker and imports start once
+    threads = {t.ident for t in threading.enumerate()}
+    children = set(multiprocessing.active_children())
+    fds = _open_fds()
+    for _ in range(2):
+        cycle()
+    assert [t.name for t in threading.enumerate() if t.ident not in threads] == []
+    assert set(multiprocessing.active_children()) <= children
+    assert _open_fds() <= fds
+    assert our_segments() == set()
