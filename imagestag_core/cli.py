@@ -144,9 +144,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         for entry in entries:
             aliases = f"  aliases: {', '.join(entry.aliases)}" if entry.aliases else ""
             print(f"  {entry.name:<18} {_provider(entry):<22}{aliases}".rstrip())
-    codecs = manager.codecs.list()
-    print(f"\nCodecs ({len(codecs)}):")
-    for entry in codecs:
+    codec_entries = manager.codecs.list()
+    print(f"\nCodecs ({len(codec_entries)}):")
+    for entry in codec_entries:
         exts = " ".join(entry.obj.extensions)
         print(f"  {entry.name:<18} {_provider(entry):<22}  {exts}  {entry.obj.mime_type}")
     maps = manager.colormaps.list()
@@ -632,7 +632,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     previous = warnings.showwarning
-    warnings.showwarning = _show_warning  # type: ignore[assignment]
+    warnings.showwarning = _show_warning
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default", PluginWarning)

@@ -32,6 +32,7 @@ else by not submitting a frame while the in-flight window is full.
 from __future__ import annotations
 
 import glob
+import math
 import os
 import threading
 import time
@@ -206,13 +207,15 @@ def plan_jobs(inputs: Sequence[str], out: Path, pipeline: FilterPipeline, *,
     for arg in inputs:
         files, root, skipped = _expand(arg)
         ignored += skipped
+        root_abs = root.resolve()
+        nested_out = root_abs in out_abs.parents
         for f in files:
             resolved = f.resolve()
-            # outputs of an earlier run inside an input folder are not inputs
-            if resolved in seen or out_abs in resolved.parents:
+            # outputs of an earlier run in a folder inside an input folder are not inputs
+            if resolved in seen or (nested_out and out_abs in resolved.parents):
                 continue
             seen.add(resolved)
-            sources.append((resolved, root.resolve()))
+            sources.append((resolved, root_abs))
     if not sources:
         raise ImagestagError(f"no image files found in {', '.join(map(repr, inputs))}")
     common = Path(os.path.commonpath([str(root) for _, root in sources]))
@@ -276,37 +279,29 @@ def shrink_on_load(pipeline: FilterPipeline, sample: Image) -> tuple[FilterPipel
 
 
 def _resize_target(filt: Any, size: tuple[int, int]) -> tuple[int, int] | None:
-    """The size a Resize-like first stage produces from ``size``, if it is one."""
+    """The smallest decoded size a Resize-like first stage needs from ``size``.
+
+    Only a Resize to a full, absolute box qualifies: its output does not depend
+    on the input size (a ``scale`` or a one-sided size would shrink the reduced
+    image again or shift the rounding), except in ``fit`` mode, which is left
+    alone for the same reason.
+    """
     if type(filt).name != "resize":
         return None
-    target = getattr(filt, "output_size", None)
-    if callable(target):
-        try:
-            result = target(size)
-        except Exception:
-            result = None
-        if isinstance(result, tuple) and len(result) == 2:
-            return int(result[0]), int(result[1])
-    w, h = size
-    scale = getattr(filt, "scale", None)
-    if isinstance(scale, (int, float)) and scale > 0:
-        return max(1, round(w * scale)), max(1, round(h * scale))
     box = getattr(filt, "size", None)
-    if isinstance(box, tuple) and len(box) == 2:
-        bw, bh = box
-        if bw and bh:
-            mode = getattr(filt, "mode", "exact")
-            if mode in ("fit", "pad"):
-                s = min(bw / w, bh / h)
-                return max(1, round(w * s)), max(1, round(h * s))
-            if mode == "fill":
-                s = max(bw / w, bh / h)
-                return max(1, round(w * s)), max(1, round(h * s))
-            return int(bw), int(bh)
-        if bw:
-            return int(bw), max(1, round(h * bw / w))
-        if bh:
-            return max(1, round(w * bh / h)), int(bh)
+    if getattr(filt, "scale", None) is not None or not isinstance(box, tuple) or len(box) != 2:
+        return None
+    bw, bh = box
+    if not bw or not bh:
+        return None
+    mode = getattr(filt, "mode", "exact")
+    w, h = size
+    if mode == "exact":
+        return int(bw), int(bh)
+    if mode in ("fill", "pad"):
+        # the source region that ends up in the box must keep enough pixels
+        s = max(bw / w, bh / h) if mode == "fill" else min(bw / w, bh / h)
+        return max(1, math.ceil(w * s)), max(1, math.ceil(h * s))
     return None
 
 
@@ -463,7 +458,7 @@ class _FrameSink:
             # keep the real extension last: VideoWriter picks the container from it
             self.tmp = self.out.with_name(f".{self.out.stem}{_TMP_MARK}{os.getpid()}"
                                           f"{self.out.suffix}")
-            self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*fourcc),
+            self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter.fourcc(*fourcc),
                                           self.fps, (image.width, image.height))
             if not self.writer.isOpened():
                 self.writer = None
