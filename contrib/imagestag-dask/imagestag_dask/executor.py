@@ -85,8 +85,9 @@ class DaskPipelineExecutor(Executor):
             is never retried: it goes to the error policy.  Dask itself also
             reschedules the tasks of a dead worker
             (``distributed.scheduler.allowed-failures``) before reporting them lost.
-        n_workers: worker processes of the local cluster (default: the CPUs
-            this process may use).
+        num_workers: worker processes of the local cluster (default: the CPUs
+            this process may use; the name matches the other executors, so
+            ``imagestag run -j N --executor dask`` works).
         threads_per_worker: threads per local worker process (default 1).
         shared_cluster: ``True`` (default): reuse one local cluster per process,
             started on first use and closed at interpreter exit or by
@@ -106,13 +107,13 @@ class DaskPipelineExecutor(Executor):
     """
 
     name = "dask"
-    extra_options = ("client", "address", "max_in_flight", "retries", "n_workers",
+    extra_options = ("client", "address", "max_in_flight", "retries", "num_workers",
                      "threads_per_worker", "shared_cluster", "connect_timeout")
 
     def __init__(self, pipeline: FilterPipeline | Iterable[Filter | str] | str, *,
                  client: Any = None, address: str | None = None,
                  max_in_flight: int | None = None, retries: int = 3,
-                 n_workers: int | None = None, threads_per_worker: int = 1,
+                 num_workers: int | None = None, threads_per_worker: int = 1,
                  shared_cluster: bool = True, connect_timeout: float = 60.0,
                  **options: Any) -> None:
         super().__init__(pipeline, **options)
@@ -122,15 +123,15 @@ class DaskPipelineExecutor(Executor):
             raise ImagestagError(f"max_in_flight must be >= 1, got {max_in_flight!r}")
         if retries < 0:
             raise ImagestagError(f"retries must be >= 0, got {retries!r}")
-        if n_workers is not None and n_workers < 1:
-            raise ImagestagError(f"n_workers must be >= 1, got {n_workers!r}")
+        if num_workers is not None and num_workers < 1:
+            raise ImagestagError(f"num_workers must be >= 1, got {num_workers!r}")
         if threads_per_worker < 1:
             raise ImagestagError(f"threads_per_worker must be >= 1, got {threads_per_worker!r}")
         self._client_arg = client
         self._address = address
         self._max_in_flight_arg = max_in_flight
         self.retries = retries
-        self._n_workers = n_workers or available_cpus()
+        self._n_workers = num_workers or available_cpus()
         self._threads_per_worker = threads_per_worker
         self._shared_cluster = shared_cluster
         self._connect_timeout = connect_timeout

@@ -161,7 +161,7 @@ def test_a_given_client_stays_open_and_a_private_cluster_is_closed(dask_client: 
     with DaskPipelineExecutor([Invert()], client=dask_client) as ex:
         ex.process_all(make(2))
     assert dask_client.status == "running"
-    with DaskPipelineExecutor([Invert()], shared_cluster=False, n_workers=1) as own:
+    with DaskPipelineExecutor([Invert()], shared_cluster=False, num_workers=1) as own:
         assert len(own.process_all(make(2))) == 2
         client = own.client
         assert all(addr.startswith("tcp://127.0.0.1:")
