@@ -116,9 +116,12 @@ class HoldGIL(Filter):
     ms: float = param(0.0, min=0.0, max=MAX_MS, doc="busy-loop time in ms")
 
     def apply(self, image: Image) -> Image:
-        deadline = time.perf_counter() + self.ms / 1000.0
+        # the thread's own CPU time, not the wall clock: two threads spinning
+        # on a wall-clock deadline would each finish in ``ms`` while holding
+        # the GIL only half the time, and threads would look as fast as processes
+        deadline = time.thread_time() + self.ms / 1000.0
         spins = 0
-        while time.perf_counter() < deadline:
+        while time.thread_time() < deadline:
             spins += 1  # Python bytecode: keeps the GIL busy, unlike time.sleep
         return image
 
