@@ -25,6 +25,7 @@ Sections:
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import resource
 import statistics
@@ -59,7 +60,7 @@ def verdict(values: list[float], goal: float) -> str:
     return "PASS" if statistics.median(values) >= goal else "below goal"
 
 
-# -- 1 + 2: the seed pipeline --------------------------------------------------------------
+# -- 1: the seed pipeline --------------------------------------------------------------
 
 
 def run_executor(name: str, frames: list[Image], **options: Any) -> float:
@@ -86,6 +87,19 @@ def handwritten_threads(pixels: np.ndarray, count: int, workers: int) -> float:
     finally:
         cv2.setNumThreads(previous)
     return count / seconds
+
+
+def same_filters_threads(frames: list[Image], workers: int) -> float:
+    """A bare ThreadPoolExecutor over the same filter objects: the executor's overhead floor."""
+    pipeline = FilterPipeline(SEED)
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            seconds = timed(lambda: list(pool.map(pipeline.apply, frames)))
+    finally:
+        cv2.setNumThreads(previous)
+    return len(frames) / seconds
 
 
 def load_pyvips() -> tuple[Any, str]:
@@ -120,10 +134,11 @@ def seed_section(args: argparse.Namespace, cpus: int) -> None:
     pixels = source.get_pixels()
     frames = [source] * args.frames
     pyvips, why_not = load_pyvips()
-    ratios: dict[str, list[float]] = {k: [] for k in
-                                      ("batch", "auto", "one", "vs_threads", "vs_pyvips")}
+    ratios: dict[str, list[float]] = {k: [] for k in ("batch", "auto", "one", "vs_threads",
+                                                      "vs_pyvips", "vs_pool")}
     seq_fps: list[float] = []
-    fps: dict[str, list[float]] = {k: [] for k in ("batch", "auto", "one", "threads", "pyvips")}
+    fps: dict[str, list[float]] = {k: [] for k in ("batch", "auto", "one", "threads", "pyvips",
+                                                   "pool")}
     run_executor("batch", frames[:4])  # warm-up: imports, colormap tables, page faults
     for _ in range(args.rounds):
         sequential = run_executor("sequential", frames)
@@ -133,6 +148,8 @@ def seed_section(args: argparse.Namespace, cpus: int) -> None:
         fps["auto"].append(run_executor("streaming", frames, num_workers="auto"))
         fps["one"].append(run_executor("streaming", frames, num_workers=1))
         fps["threads"].append(handwritten_threads(pixels, args.frames, cpus))
+        fps["pool"].append(same_filters_threads(frames, cpus))
+        ratios["vs_pool"].append(fps["batch"][-1] / fps["pool"][-1])
         for key in ("batch", "auto", "one"):
             ratios[key].append(fps[key][-1] / ideal)
         ratios["vs_threads"].append(fps["batch"][-1] / fps["threads"][-1])
@@ -155,6 +172,9 @@ def seed_section(args: argparse.Namespace, cpus: int) -> None:
         result = verdict(ratios[key], goal) if goal else ""
         print(f"| {label} | {statistics.median(fps[key]):.1f} | {median_spread(ratios[key])} "
               f"{unit} | {goal_text} | {result} |")
+    print(f"| bare ThreadPoolExecutor({cpus}) over the same filters (overhead floor) | "
+          f"{statistics.median(fps['pool']):.1f} | batch is {median_spread(ratios['vs_pool'])} x"
+          f" | ~1.0 | |")
     print(f"| hand-written ThreadPoolExecutor({cpus}), INTER_AREA | "
           f"{statistics.median(fps['threads']):.1f} | batch is "
           f"{median_spread(ratios['vs_threads'])} x | >= 4x | "
@@ -168,20 +188,25 @@ def seed_section(args: argparse.Namespace, cpus: int) -> None:
         print(f"| pyvips | skipped | libvips not loadable ({why_not}) | >= 3x | n/a |")
 
 
-# -- 3: per-frame overhead -------------------------------------------------------------------
+# -- 2: per-frame overhead -------------------------------------------------------------------
+
+#: the seed's three filters, at a size where the executor's own cost shows
+_OVERHEAD_PIPELINE = "resize 0.5 | falsecolor hot | encode jpeg"
 
 
 def overhead_section(args: argparse.Namespace) -> None:
-    pipeline = FilterPipeline("resize 0.5 | falsecolor hot")
+    pipeline = FilterPipeline(_OVERHEAD_PIPELINE)
     rng = np.random.default_rng(0)
     frames = [Image(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
               for _ in range(args.overhead_frames)]
     filters = pipeline.filters
 
     def plain() -> None:
+        kept = []  # process_all keeps every result too; allocation costs must match
         for image in frames:
             for f in filters:
                 image = f.apply(image)
+            kept.append(image)
 
     def through_sequential() -> None:
         with get_executor("sequential", pipeline) as ex:
@@ -200,8 +225,7 @@ def overhead_section(args: argparse.Namespace) -> None:
             ratios.append(ours / base)
     finally:
         cv2.setNumThreads(previous)
-    print(f"\n## 2. Per-frame overhead: {len(frames):,} 64x64 frames, resize 0.5 | falsecolor "
-          f"hot\n")
+    print(f"\n## 2. Per-frame overhead: {len(frames):,} 64x64 frames, {_OVERHEAD_PIPELINE}\n")
     print("| comparison | plain loop us/frame | sequential / plain loop (median, min-max) | "
           "goal | result |")
     print("|---|---:|---|---|---|")
@@ -210,7 +234,7 @@ def overhead_section(args: argparse.Namespace) -> None:
           f"{median_spread(ratios)} x | <= 1.2x | {ok} |")
 
 
-# -- 4: process vs batch on a GIL-holding filter -----------------------------------------------
+# -- 3: process vs batch on a GIL-holding filter -----------------------------------------------
 
 
 def gil_section(args: argparse.Namespace) -> None:
@@ -240,7 +264,7 @@ def gil_section(args: argparse.Namespace) -> None:
           f"{median_spread(ratios)} x | >= 1.7x | {verdict(ratios, 1.7)} |")
 
 
-# -- 5: memory of imap over a long generator -----------------------------------------------------
+# -- 4: memory of imap over a long generator -----------------------------------------------------
 
 _RSS_PIPELINE = "resize 0.5 | falsecolor hot | encode jpeg"
 _RSS_SHAPE = (1080, 1920, 3)
@@ -306,6 +330,8 @@ def main() -> None:
     print(f"# imagestag executor benchmark\n\nmachine: {platform.processor() or platform.machine()}"
           f", {cpus} CPUs available, Python {platform.python_version()}, "
           f"OpenCV {cv2.__version__}, numpy {np.__version__}")
+    print(f"load average at start: {os.getloadavg()[0]:.2f} (ratios need an otherwise idle "
+          f"machine)")
     sections = args.only or ["seed", "overhead", "gil", "rss"]
     if "seed" in sections:
         seed_section(args, cpus)
@@ -315,6 +341,7 @@ def main() -> None:
         gil_section(args)
     if "rss" in sections:
         rss_section(args)
+    print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
