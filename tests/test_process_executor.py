@@ -71,6 +71,24 @@ class Stamp(Filter):
         return image.derive(pixels).with_metadata(stamped_by=os.getpid())
 
 
+class Tag(Filter):
+    """Changes only metadata: the pixels pass through untouched."""
+
+    name = "proc_tag"
+
+    def apply(self, image: Image) -> Image:
+        return image.with_metadata(tagged=image.metadata["frame"] * 10)
+
+
+class TopLeft(Filter):
+    """A crop that starts at the same address as its input (a view, not a copy)."""
+
+    name = "proc_top_left"
+
+    def apply(self, image: Image) -> Image:
+        return image.derive(image.get_pixels()[: image.height // 2])
+
+
 class Gray16(Filter):
     """RGB uint8 -> GRAY uint16 (a format and dtype change across the boundary)."""
 
@@ -239,6 +257,26 @@ def test_format_and_dtype_changes_and_results_larger_than_inputs_cross_back_inta
         results = ex.process_all(images)
     assert_same_images(results, expected)
     assert results[0].dtype == np.uint16 and results[0].size == (1280, 960)
+
+
+@pytest.mark.timeout(90)
+def test_pass_through_pixels_come_back_without_a_copy_and_views_are_not_mistaken_for_them(
+        ) -> None:
+    images = [Image(f.get_pixels(), metadata={"frame": i})
+              for i, f in enumerate(frames(4, size=(400, 300)) + frames(2))]
+    with ProcessPipelineExecutor([Tag()], num_workers=1) as ex:
+        tagged = ex.process_all(images)
+    with ProcessPipelineExecutor([Tag(), TopLeft()], num_workers=1) as ex:
+        cropped = ex.process_all(images)
+    for i, (img, result) in enumerate(zip(images, tagged)):
+        assert result.metadata == {"frame": i, "tagged": i * 10}
+        np.testing.assert_array_equal(result.get_pixels(), img.get_pixels())
+    # the pipeline passed the pixels through: the parent's own frame is reused
+    assert np.shares_memory(tagged[0].get_pixels(), images[0].get_pixels())
+    for img, result in zip(images, cropped):
+        assert result.size == (img.width, img.height // 2)
+        np.testing.assert_array_equal(result.get_pixels(),
+                                      img.get_pixels()[: img.height // 2])
 
 
 # -- filters that are not registered --------------------------------------------------------

@@ -266,6 +266,7 @@ class _Worker:
     def _frame(self, seq: int, metadata: dict[str, Any], source: tuple[Any, ...],
                out_name: str | None) -> tuple[Any, ...]:
         image = self._input(source, metadata)
+        received = image
         timings: list[tuple[int, float, float]] = []
         for index, filt in enumerate(self.filters):
             t0 = time.perf_counter()
@@ -281,7 +282,7 @@ class _Worker:
             timings.append((index, t0, t1))
             image = out
         try:
-            result = self._output(seq, image, out_name)
+            result = self._output(seq, image, out_name, received)
         except Exception as exc:
             return ("error", seq, None, _portable(exc, self.where), timings)
         return ("ok", seq, timings, result, dict(image.metadata))
@@ -298,12 +299,19 @@ class _Worker:
         view = np.ndarray(shape, np.dtype(dtype), buffer=self._segment("in", name).buf)
         return Image(view, fmt, metadata=metadata)
 
-    def _output(self, seq: int, image: Image, out_name: str | None) -> tuple[Any, ...]:
+    def _output(self, seq: int, image: Image, out_name: str | None,
+                received: Image) -> tuple[Any, ...]:
         if image.encoded is not None:
             info = (image.width, image.height, image.pixel_format.value, image.dtype.str)
             return ("encoded", image.encoded, image.encoded_format, info)
         pixels = image.get_pixels()
         fmt = image.pixel_format.value
+        if received.is_decoded and received.encoded is None and \
+                image.pixel_format is received.pixel_format and \
+                _same_array(pixels, received.get_pixels()):
+            # the pipeline passed the pixels through (fault filters, metadata-only
+            # or no-op stages): the parent still holds them, nothing travels back
+            return ("same", fmt)
         if pixels.nbytes <= _PIPE_BYTES:
             return ("array", pixels, fmt)
         if out_name is None or self._segment("out", out_name).size < pixels.nbytes:
@@ -317,6 +325,11 @@ class _Worker:
         np.copyto(view, pixels)
         del view
         return ("shm", pixels.shape, pixels.dtype.str, fmt)
+
+
+def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype)
 
 
 def _worker_main(conn: Connection, index: int, stages: list[_StagePayload],
@@ -358,11 +371,19 @@ class _Slot:
         self.segments: dict[str, SharedMemory] = {}
 
     def stop_process(self) -> None:
+        self.request_exit()
+        self.reap()
+
+    def request_exit(self) -> None:
+        """Ask the worker to exit after its current frame (no wait)."""
+        if self.conn is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.conn.send(("exit",))
+
+    def reap(self) -> None:
+        """Wait for the worker to exit (terminate, then kill, if it will not)."""
         process, conn = self.process, self.conn
         self.process = self.conn = None
-        if conn is not None:
-            with contextlib.suppress(OSError, ValueError):
-                conn.send(("exit",))
         if process is not None:
             process.join(_JOIN_TIMEOUT)
             if process.is_alive():
@@ -405,9 +426,11 @@ class _Pool:
     def close(self) -> None:
         with self.lock:
             self.closed = True
+            # every worker exits in parallel: ask all, then wait for each
             for slot in self.slots:
-                slot.stop_process()
+                slot.request_exit()
             for slot in self.slots:
+                slot.reap()
                 slot.release_segments()
 
 
@@ -618,7 +641,7 @@ class ProcessPipelineExecutor(Executor):
         timings, result, metadata = rest
         self._record(seq, timings, slot.index)
         try:
-            out = self._result(slot, result, metadata)
+            out = self._result(slot, image, result, metadata)
         except Exception as exc:
             self._fail(seq, None, exc)
             return
@@ -693,8 +716,12 @@ class ProcessPipelineExecutor(Executor):
         del view
         return ("shm", segment.name, pixels.shape, pixels.dtype.str, fmt)
 
-    def _result(self, slot: _Slot, result: tuple[Any, ...], metadata: dict[str, Any]) -> Image:
+    def _result(self, slot: _Slot, sent: Image, result: tuple[Any, ...],
+                metadata: dict[str, Any]) -> Image:
         kind = result[0]
+        if kind == "same":
+            # Images are immutable, so the result may share the input's pixels
+            return Image(sent.get_pixels(), result[1], metadata=metadata)
         if kind == "encoded":
             _, data, codec, (width, height, fmt, dtype) = result
             info = ImageInfo(width, height, PixelFormat(fmt), np.dtype(dtype))
