@@ -122,6 +122,7 @@ def build_pipeline(payload: PipelinePayload, worker: str) -> FilterPipeline:
             return cached
     filters = [_build_stage(stage, worker) for stage in payload.stages]
     pipeline = FilterPipeline(filters)
+    _keep_image_buffers_in_the_heap()
     import cv2
 
     # one OpenCV thread per Dask worker thread unless asked otherwise, so the
@@ -132,6 +133,38 @@ def build_pipeline(payload: PipelinePayload, worker: str) -> FilterPipeline:
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return pipeline
+
+
+_malloc_tuned = False
+
+#: glibc ``mallopt`` parameters (malloc.h)
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+
+
+def _keep_image_buffers_in_the_heap() -> None:
+    """Let glibc reuse frame-sized buffers instead of mapping fresh pages for each.
+
+    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which
+    also freezes glibc's mmap threshold at its 128 KiB default: every
+    frame-sized array is then mmapped and unmapped, and a 20 MP JPEG job page
+    faults about 7,000 times a frame (measured: 30-50% slower stages than the
+    same code in a thread pool).  Raising both thresholds once per worker
+    process keeps those buffers in the heap for reuse; a process that is not
+    on glibc is left alone.
+    """
+    global _malloc_tuned
+    if _malloc_tuned:
+        return
+    _malloc_tuned = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 64 << 20)
+        libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20)
+    except (OSError, AttributeError):
+        pass
 
 
 def _build_stage(stage: StagePayload, worker: str) -> Filter:
