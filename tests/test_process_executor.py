@@ -68,7 +68,8 @@ class Stamp(Filter):
     def apply(self, image: Image) -> Image:
         pixels = image.get_pixels().copy()
         pixels[0, 0] = image.metadata["frame"] % 256
-        return image.derive(pixels).with_metadata(stamped_by=os.getpid())
+        return image.derive(pixels).with_metadata(stamped_by=os.getpid(),
+                                                   cv_threads=cv2.getNumThreads())
 
 
 class Tag(Filter):
@@ -220,6 +221,10 @@ def test_results_equal_sequential_for_every_input_route_with_metrics_and_spans(
     assert_same_images(results, expected)
     assert [r.metadata["frame"] for r in results] == list(range(len(images)))
     assert {r.metadata["stamped_by"] for r in results} <= workers
+    # two workers on a pool sized to the CPUs: OpenCV runs one thread in each
+    if os.cpu_count() == 2:
+        assert {r.metadata["cv_threads"] for r in results} == {1}
+    assert {r.metadata["cv_threads"] for r in results} == {ex.get_metrics().opencv_threads}
     assert os.getpid() not in workers
     assert results[2].metadata["path"] == str(tmp_path / "frame.png")
     metrics = ex.get_metrics()
@@ -494,6 +499,38 @@ def test_ctrl_c_in_a_running_program_leaves_no_process_or_segment(tmp_path: Path
     assert our_segments(proc.pid) == set()
     assert not any(alive(pid) for pid in pids)
     assert "leaked shared_memory" not in stderr
+
+
+_NEVER_CLOSED_SCRIPT = textwrap.dedent("""
+    import os
+    import numpy as np
+    from imagestag_core import Image
+    from imagestag_plugins.executors.process import ProcessPipelineExecutor
+    from imagestag_plugins.filters.resize import Resize
+
+    if __name__ == "__main__":
+        ex = ProcessPipelineExecutor([Resize(scale=0.5)], num_workers=2)
+        for i in range(4):
+            ex.submit(Image(np.zeros((480, 640, 3), np.uint8), metadata={"frame": i}))
+        assert ex.get_result(timeout=60) is not None
+        print(os.getpid(), *ex.worker_pids, flush=True)
+        # no close(), no with block: the interpreter exits with the pool running
+""")
+
+
+@pytest.mark.timeout(120)
+def test_an_executor_never_closed_is_cleaned_up_at_interpreter_exit(tmp_path: Path) -> None:
+    script = tmp_path / "never_closed.py"
+    script.write_text(_NEVER_CLOSED_SCRIPT)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=90)
+    assert done.returncode == 0, done.stderr
+    parent, *pids = [int(p) for p in done.stdout.split()]
+    assert len(pids) == 2
+    assert our_segments(parent) == set()
+    assert not any(alive(pid) for pid in pids)
+    assert "leaked shared_memory" not in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def _open_fds() -> int:
