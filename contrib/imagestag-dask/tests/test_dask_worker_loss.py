@@ -16,20 +16,30 @@ from imagestag_dask import DaskPipelineExecutor, loopback_cluster_options
 KILL_AFTER = 5
 
 
-@pytest.fixture
-def fresh_client() -> Iterator[Any]:
-    # its own cluster: the test kills one of its workers
+@pytest.fixture(params=["dask_reschedules", "executor_retries"])
+def cluster(request: pytest.FixtureRequest) -> Iterator[tuple[Any, str]]:
+    """Its own cluster (the test kills one of its workers).
+
+    ``dask_reschedules``: Dask's default, the scheduler moves a dead worker's
+    tasks elsewhere by itself.  ``executor_retries``: with
+    ``allowed-failures=0`` the scheduler reports such a task as lost
+    (``KilledWorker``) at once, so the executor's own ``retries`` must resubmit it.
+    """
+    import dask
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      **loopback_cluster_options()) as cluster, \
+    allowed = 0 if request.param == "executor_retries" else 3
+    with dask.config.set({"distributed.scheduler.allowed-failures": allowed}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                         **loopback_cluster_options()) as cluster, \
             Client(cluster, set_as_default=False) as client:
-        yield client
+        yield client, request.param
 
 
 @pytest.mark.timeout(120)
-def test_all_frames_arrive_after_a_worker_process_is_killed(fresh_client: Any,
+def test_all_frames_arrive_after_a_worker_process_is_killed(cluster: tuple[Any, str],
                                                            make: Any) -> None:
+    fresh_client, mode = cluster
     frames = make(30)
     pipeline = FilterPipeline([Jitter(ms=40), Invert()])
     expected = pipeline.run(frames, executor="sequential")
@@ -47,6 +57,7 @@ def test_all_frames_arrive_after_a_worker_process_is_killed(fresh_client: Any,
                 busy_on_victim = list(processing.get(victim_address, ()))
                 os.kill(victim_pid, signal.SIGKILL)
         metrics = ex.get_metrics()
+        tasks_retried = ex.tasks_retried
 
     assert busy_on_victim, "the killed worker held no task, so nothing was lost"
     assert len(results) == 30
@@ -55,3 +66,5 @@ def test_all_frames_arrive_after_a_worker_process_is_killed(fresh_client: Any,
         [e.get_pixels().tobytes() for e in expected]
     assert metrics.frames_completed == 30 and metrics.frames_failed == 0
     assert victim_pid not in fresh_client.run(os.getpid).values()
+    if mode == "executor_retries":
+        assert tasks_retried >= 1
