@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dask_fixtures import make  # noqa: F401  (pytest fixtures)
 from imagestag_core import FilterPipeline, Image
 
 

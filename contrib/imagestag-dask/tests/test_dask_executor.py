@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 from dask_filters import FailOn, Invert, Jitter
+from dask_fixtures import dask_client, make  # noqa: F401  (pytest fixtures)
 from imagestag_core import (
     Filter,
     FilterPipeline,

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from dask_filters import Invert
+from dask_fixtures import dask_client, make  # noqa: F401  (pytest fixtures)
 from imagestag_core import FilterPipeline, FrameError, Image, ImagestagError
 from imagestag_core.plugins import get_filter
 

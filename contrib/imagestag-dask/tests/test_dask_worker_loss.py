@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from dask_filters import Invert, Jitter
+from dask_fixtures import make  # noqa: F401  (pytest fixtures)
 from imagestag_core import FilterPipeline
 
 from imagestag_dask import DaskPipelineExecutor, loopback_cluster_options

@@ -1,4 +1,10 @@
-"""One loopback LocalCluster of 2 worker processes shared by the whole test session."""
+"""Fixtures of these tests: a loopback LocalCluster of 2 worker processes, frames.
+
+Imported by each test module rather than living in a ``conftest.py``: the main
+suite's tests do ``from conftest import frames``, and a second ``conftest``
+module on ``sys.path`` would shadow theirs when both suites run in one pytest
+invocation.  One cluster per test module.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from imagestag_core import Image
 from imagestag_dask import loopback_cluster_options
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dask_client() -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
