@@ -248,7 +248,7 @@ def test_an_executor_that_reorders_results_fails_order() -> None:
 def test_an_executor_that_drops_a_frame_fails_no_frame_lost() -> None:
     with pytest.raises(ContractViolation) as info:
         check_executor(Dropping, properties=["equivalence", "order", "no frame lost"],
-                       timeout=5)
+                       timeout=1)
     assert info.value.property == "no frame lost"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import multiprocessing
 import os
@@ -66,10 +67,36 @@ _TIME_CAP_MS = 3.0
 class _Broken(Exception):
     """A property failed on one example (internal; becomes ContractViolation)."""
 
-    def __init__(self, prop: str, message: str) -> None:
+    def __init__(self, prop: str, message: str, *, hang: bool = False) -> None:
         super().__init__(f"[{prop}] {message}")
         self.prop = prop
         self.message = message
+        self.hang = hang
+
+
+def _guarded(test: Callable[..., None]) -> Callable[..., None]:
+    """Keep a hanging executor from making shrinking cost a timeout per candidate.
+
+    Once an example has hung, other (shrink) candidates are skipped as passing
+    and only examples that already failed run again; the report then shows the
+    example as found rather than shrunk.
+    """
+    hung = False
+    failed: set[str] = set()
+
+    @functools.wraps(test)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        nonlocal hung
+        key = repr((args, sorted(kwargs.items())))
+        if hung and key not in failed:
+            return
+        try:
+            test(*args, **kwargs)
+        except _Broken as exc:
+            failed.add(key)
+            hung = hung or exc.hang
+            raise
+    return wrapper
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -268,7 +295,7 @@ def _run_property(test: Callable[[], None], label: str) -> None:
         inner.message = (f"{inner.message}\n(the failure was intermittent: it did not "
                          f"reproduce on every run of the same example, as races do)")
         notes = [*getattr(exc, "__notes__", []), *getattr(inner, "__notes__", [])]
-        inner.__notes__ = list(dict.fromkeys(notes))
+        setattr(inner, "__notes__", list(dict.fromkeys(notes)))  # noqa: B010
         raise _violation(inner, label) from None
 
 
@@ -288,7 +315,7 @@ def _violation(exc: _Broken, label: str) -> ContractViolation:
     example = "\n".join(notes)
     message = exc.message
     if example:
-        message = f"{message}\ncounter-example (shrunk):\n{example}"
+        message = f"{message}\ncounter-example:\n{example}"
     return ContractViolation(exc.prop, message, plugin=label, example=notes)
 
 
@@ -629,13 +656,28 @@ def _bounded(fn: Callable[[], T], timeout: float, what: str) -> T:
 
     thread = threading.Thread(target=run, daemon=True, name="imagestag-kit-watchdog")
     thread.start()
-    thread.join(timeout)
+    # the calls inside wait up to ``timeout`` themselves; leave them room to say so
+    thread.join(timeout + 10)
     if thread.is_alive():
         raise _Broken("no frame lost", f"{what} did not return within {timeout:.0f} s: a frame "
-                                       f"was never delivered, or the executor hangs")
+                                       f"was never delivered, or the executor hangs",
+                      hang=True)
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+def _collect(ex: Executor, timeout: float) -> list[tuple[int, Any]]:
+    """Every outstanding ``(seq, result)``; a frame that never comes is a violation."""
+    pairs: list[tuple[int, Any]] = []
+    try:
+        pairs.extend(ex.results(with_seq=True, timeout=timeout))
+    except TimeoutError:
+        got = sorted(seq for seq, _ in pairs)
+        raise _Broken("no frame lost", f"results() waited {timeout:.0f} s for a frame that "
+                                       f"never came; delivered seqs {got}",
+                      hang=True) from None
+    return pairs
 
 
 def _compare_ordered(expected: list[tuple[Any, ...]], got: list[Any], what: str) -> None:
@@ -725,17 +767,25 @@ def check_executor(name_or_class: str | type[Executor], *,
     make = _executor_factory(cls, opts)
     wanted = set(properties)
     # stages: anything registered plus the kit's own invert, kept short
+    # an executor that takes long to start (processes, a cluster) gets fewer,
+    # fuller examples, so the kit stays cheap enough to run on every commit
+    cycle = _timed_cycle(make, timeout)
+    costly = cycle > _COSTLY_CYCLE_S and max_examples is None
+    if costly:
+        run_settings = Settings(base, max_examples=max(1, base.max_examples // 6))
+        leak_cycles = min(leak_cycles, 2)
     stages = pipelines(min_stages=1, max_stages=3, extra=(KitInvert,))
-    batches = frame_batches(min_frames=0, max_frames=10, max_side=12)
+    batches = frame_batches(min_frames=3 if costly else 0, max_frames=10, max_side=12)
     if wanted & {"equivalence", "order", "no frame lost"}:
         _run_property(_equivalence_test(make, stages, batches, timeout, run_settings), label)
     if "error policy" in wanted:
-        plain = frame_batches(min_frames=1, max_frames=8, formats=["rgb"], min_side=2,
-                              max_side=12, encoded=False)
+        plain = frame_batches(min_frames=3 if costly else 1, max_frames=8, formats=["rgb"],
+                              min_side=2, max_side=12, encoded=False)
         _run_property(_error_policy_test(make, stages, plain, timeout, run_settings), label)
     if "stop and cancel" in wanted:
         _run_property(_stop_test(make, timeout,
-                                 Settings(run_settings, max_examples=min(examples, 2))), label)
+                                 Settings(run_settings,
+                                          max_examples=min(run_settings.max_examples, 2))), label)
     if "no leaks" in wanted:
         try:
             _check_leaks(make, leak_cycles, timeout)
@@ -755,34 +805,40 @@ def _equivalence_test(make: Callable[..., Executor], stages: st.SearchStrategy[F
                       base: Settings) -> Callable[[], None]:
     @base
     @given(stages, batches)
+    @_guarded
     def equivalence(pipeline: FilterPipeline, batch: list[ImageRecipe]) -> None:
         note(f"pipeline: {pipeline.to_string()!r}; {len(batch)} frames"
              + (f" like {batch[0]!r}" if batch else ""))
         expected = [_reference(pipeline, r.make()) for r in batch]
+        count = len(batch)
 
-        def ordered() -> list[Any]:
-            with make(pipeline, on_error="collect") as ex:
-                return ex.process_all([r.make() for r in batch])
-
-        _compare_ordered(expected, _bounded(ordered, timeout, "process_all"), "process_all")
+        def run(preserve: bool) -> tuple[list[Any] | None, list[tuple[int, Any]]]:
+            # one executor per mode: process_all first, then the same frames again
+            # through submit/results, so a costly executor starts only twice
+            with make(pipeline, on_error="collect", preserve_order=preserve) as ex:
+                ordered = None
+                if preserve:
+                    ordered = ex.process_all([r.make() for r in batch])
+                    _compare_ordered(expected, ordered, f"process_all (preserve_order={preserve})")
+                first = count if preserve else 0
+                seqs = [ex.submit(r.make()) for r in batch]
+                if seqs != list(range(first, first + count)):
+                    raise _Broken("order", f"submit returned seqs {seqs}, not "
+                                           f"{first}..{first + count - 1}")
+                pairs = _collect(ex, timeout)
+                metrics = ex.get_metrics()
+            done = metrics.frames_completed + metrics.frames_failed
+            if done != first + count:
+                raise _Broken("no frame lost", f"metrics count {metrics.frames_completed} "
+                                               f"completed + {metrics.frames_failed} failed "
+                                               f"for {first + count} frames")
+            return ordered, [(seq - first, result) for seq, result in pairs]
 
         for preserve in (True, False):
-            def submitted(preserve: bool = preserve) -> list[tuple[int, Any]]:
-                with make(pipeline, on_error="collect", preserve_order=preserve) as ex:
-                    seqs = [ex.submit(r.make()) for r in batch]
-                    if seqs != list(range(len(batch))):
-                        raise _Broken("order", f"submit returned seqs {seqs}, not "
-                                               f"0..{len(batch) - 1}")
-                    pairs = list(ex.results(with_seq=True, timeout=timeout))
-                    completed = ex.get_metrics().frames_completed
-                    failed = ex.get_metrics().frames_failed
-                if completed + failed != len(batch):
-                    raise _Broken("no frame lost", f"metrics count {completed} completed + "
-                                                   f"{failed} failed for {len(batch)} frames")
-                return pairs
-
-            what = f"submit/results(with_seq=True) with preserve_order={preserve}"
-            _compare_with_seq(expected, _bounded(submitted, timeout, what), preserve, what)
+            what = f"preserve_order={preserve}"
+            _, pairs = _bounded(functools.partial(run, preserve), timeout, what)
+            _compare_with_seq(expected, pairs, preserve,
+                              f"submit/results(with_seq=True) ({what})")
     return equivalence
 
 
@@ -792,6 +848,7 @@ def _error_policy_test(make: Callable[..., Executor],
                        base: Settings) -> Callable[[], None]:
     @base
     @given(stages, batches, st.data())
+    @_guarded
     def error_policy(pipeline: FilterPipeline, batch: list[ImageRecipe],
                      data: st.DataObject) -> None:
         failing = data.draw(st.sets(st.integers(0, len(batch) - 1)), label="failing frames")
@@ -849,6 +906,7 @@ def _stop_test(make: Callable[..., Executor], timeout: float,
 
     @base
     @given(batches)
+    @_guarded
     def stop_and_cancel(batch: list[ImageRecipe]) -> None:
         pipeline = FilterPipeline([KitSlow(), KitInvert()])
         note(f"pipeline: {pipeline.to_string()!r}; {len(batch)} frames")
@@ -867,7 +925,7 @@ def _stop_test(make: Callable[..., Executor], timeout: float,
                 else:
                     raise _Broken("stop and cancel", "submit after stop() was accepted; it "
                                                      "must raise RuntimeError")
-                pairs = list(ex.results(with_seq=True, timeout=timeout))
+                pairs = _collect(ex, timeout)
                 ex.get_metrics()
             finally:
                 ex.close()
@@ -883,7 +941,7 @@ def _stop_test(make: Callable[..., Executor], timeout: float,
                 for r in batch:
                     ex.submit(r.make())
                 ex.stop(cancel=True)
-                pairs = list(ex.results(with_seq=True, timeout=timeout))
+                pairs = _collect(ex, timeout)
                 metrics = ex.get_metrics()
             finally:
                 ex.close()
@@ -906,6 +964,7 @@ def _stop_test(make: Callable[..., Executor], timeout: float,
     return stop_and_cancel
 
 
+_COSTLY_CYCLE_S = 0.3
 _LIBRARY_THREADS = ("TMonitor", "QueueFeederThread", "imagestag-kit")
 
 
@@ -917,7 +976,8 @@ def _resources() -> tuple[dict[int, str], set[int], set[str]]:
     return threads, children, shm
 
 
-def _check_leaks(make: Callable[..., Executor], cycles: int, timeout: float) -> None:
+def _timed_cycle(make: Callable[..., Executor], timeout: float) -> float:
+    """One open/run/close cycle on six small frames; its duration in seconds."""
     pipeline = FilterPipeline([KitInvert()])
     frames = [ImageRecipe(PixelFormat.RGB, np.dtype(np.uint8), 9, 7, "random", i).make()
               for i in range(6)]
@@ -926,10 +986,17 @@ def _check_leaks(make: Callable[..., Executor], cycles: int, timeout: float) -> 
         with make(pipeline) as ex:
             ex.process_all(frames)
 
-    _bounded(cycle, timeout, "a warm-up cycle")  # library singletons start here
+    start = time.perf_counter()
+    _bounded(cycle, timeout, "an open/run/close cycle")
+    return time.perf_counter() - start
+
+
+def _check_leaks(make: Callable[..., Executor], cycles: int, timeout: float) -> None:
+    # the cost probe in check_executor was the warm-up: library singletons
+    # (a resource tracker, a progress monitor) are already running
     threads, children, shm = _resources()
     for _ in range(cycles):
-        _bounded(cycle, timeout, "an open/run/close cycle")
+        _timed_cycle(make, timeout)
     deadline = time.monotonic() + 5.0
     while True:
         now_threads, now_children, now_shm = _resources()
