@@ -15,6 +15,7 @@ import zlib
 from typing import Any
 
 from imagestag_core import hookimpl
+from imagestag_core.errors import ImagestagError
 from imagestag_core.filter import Filter
 from imagestag_core.image import Image
 from imagestag_core.params import param
@@ -24,8 +25,11 @@ __all__ = ["Delay", "FailOn", "HoldGIL", "InjectedFault"]
 MAX_MS = 1000.0
 
 
-class InjectedFault(RuntimeError):
+class InjectedFault(ImagestagError, RuntimeError):
     """The failure :class:`FailOn` raises on purpose; picklable, so it crosses processes.
+
+    An :class:`ImagestagError`, so it is one of the "clear errors" the contract
+    kit accepts from a filter (it is still a ``RuntimeError``).
 
     ``frame`` is the metadata value that matched.
     """
