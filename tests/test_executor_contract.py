@@ -427,8 +427,10 @@ def test_pending_results_counts_finished_unread_frames(executor_name: str) -> No
 
 
 def _shm_entries() -> set[str]:
+    # only segments this process could own: other test runs on the machine
+    # create their own (sem.mp-*) concurrently
     try:
-        return set(os.listdir("/dev/shm"))
+        return {e for e in os.listdir("/dev/shm") if str(os.getpid()) in e}
     except OSError:
         return set()
 
