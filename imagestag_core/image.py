@@ -434,14 +434,7 @@ class Image:
 
         target = Path(path)
         codec = get_codec(format) if format else codec_for_path(target)
-        data = self.encode(codec.name, **options)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise ImagestagError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc
+        write_atomic(target, self.encode(codec.name, **options))
         return target
 
     # -- dunder -----------------------------------------------------------------
@@ -457,6 +450,18 @@ class Image:
         if self._encoded is not None and self._codec is not None:
             return (_rebuild_encoded, (self._encoded, self._codec.name, dict(self._metadata)))
         return (_rebuild_pixels, (self.get_pixels(), self._format.value, dict(self._metadata)))
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary name beside ``target``, then rename it into place,
+    so a crash never leaves a half-written file; errors raise :class:`ImagestagError`."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ImagestagError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc
 
 
 def _rebuild_encoded(data: bytes, codec: str, metadata: dict[str, Any]) -> Image:

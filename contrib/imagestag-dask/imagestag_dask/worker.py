@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from imagestag_core.errors import ImagestagError
-from imagestag_core.image import Image
+from imagestag_core.image import Image, write_atomic
 
 from .payload import PipelinePayload, WorkerSetupError, build_pipeline
 
@@ -151,13 +151,7 @@ def _write(image: Image, job: PathJob) -> PathResult:
         # the pipeline ended in an encoder: write its bytes as they are
         target = Path(job.output_stem + image.codec.extensions[0])
         data = image.encoded
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise ImagestagError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc
+        write_atomic(target, data)
         written = len(data)
     else:
         suffix = job.suffix if job.suffix is not None else Path(job.input).suffix
