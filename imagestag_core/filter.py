@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from difflib import get_close_matches
 from typing import Any, ClassVar
 
+from .codec import ImageInfo
 from .errors import FilterParameterError
 from .image import Image
 from .params import ParamSpec, resolve_params
@@ -114,6 +115,18 @@ class Filter:
 
     def __post_init__(self) -> None:
         """Hook for cross-parameter validation and precomputed, immutable state."""
+
+    def decode_hint(self, info: ImageInfo, reductions: tuple[int, ...]) -> int:
+        """How much smaller the source may be decoded when this filter runs first.
+
+        ``info`` is the header of an encoded source and ``reductions`` the
+        factors its codec can decode at (``Codec.decode_reductions``).  Return
+        one of them, or 1 for "full size" (the default).  Only a filter whose
+        result is the same (up to resampling) from the reduced source may
+        return more than 1; shrink-on-load is asked of the filter, never
+        decided by its name.
+        """
+        return 1
 
     def apply(self, image: Image) -> Image:
         """Return a new Image; never modify ``image`` or ``self``."""

@@ -43,6 +43,27 @@ class RegisterCodec(Protocol):
     def __call__(self, codec: Any) -> None: ...
 
 
+class Command(Protocol):
+    """One ``imagestag`` subcommand.
+
+    ``name`` is the subcommand (``[a-z][a-z0-9_-]*``), ``help`` its one-line
+    summary; ``configure(parser)`` adds its arguments to an
+    ``argparse.ArgumentParser`` and ``run(args)`` runs it with the parsed
+    namespace, returning the exit status (``None`` means 0).
+    """
+
+    name: str
+    help: str
+
+    def configure(self, parser: Any) -> None: ...
+
+    def run(self, args: Any) -> int | None: ...
+
+
+class RegisterCommand(Protocol):
+    def __call__(self, command: Command) -> None: ...
+
+
 @hookspec
 def register_filters(register: RegisterClass) -> None:
     """Register filter classes.
@@ -101,4 +122,19 @@ def register_codecs(register: RegisterCodec) -> None:
             ``encode(pixels, pixel_format, options)``.  Its name is what
             ``Encode(format=...)`` accepts; its extensions pick it for
             ``Image.save`` and the CLI's output files.
+    """
+
+
+@hookspec
+def register_commands(register: RegisterCommand) -> None:
+    """Register ``imagestag`` subcommands (the application is built from these).
+
+    Call ``register(command)`` once per subcommand.
+
+    Args:
+        register: ``command`` follows :class:`Command`: ``name``, ``help``,
+            ``configure(parser)`` and ``run(args)``.  The built-in ``run``,
+            ``bench``, ``demo``, ``plugins`` and ``filters`` are registered
+            this way too.  A plugin whose hook raises is reported and skipped;
+            the other commands keep working.
     """

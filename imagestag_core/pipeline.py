@@ -80,6 +80,17 @@ class FilterPipeline:
 
     __call__ = apply
 
+    def prepare_source(self, image: Image) -> Image:
+        """The input frame as the first stage wants it decoded (shrink-on-load).
+
+        Every executor calls this once per input frame before stage 0.  An
+        encoded, not yet decoded ``image`` may come back as an equivalent lazy
+        image that decodes at a reduced size, when the first filter's
+        :meth:`~imagestag_core.filter.Filter.decode_hint` allows it; anything
+        else comes back unchanged.
+        """
+        return image
+
     def run(self, images: Iterable[Any], executor: str = "batch",
             **options: Any) -> list[Image | FrameError]:
         """Process ``images`` with the executor registered as ``executor``; input order."""

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from .codec import Codec
     from .executor import Executor
     from .filter import Filter
+    from .hookspecs import Command
     from .pipeline import FilterPipeline
 
 __all__ = [
@@ -69,12 +70,14 @@ __all__ = [
     "codec_for_path",
     "get_codec",
     "get_colormap",
+    "get_command",
     "get_executor",
     "get_executor_class",
     "get_filter",
     "get_plugin_manager",
     "list_codecs",
     "list_colormaps",
+    "list_commands",
     "list_executors",
     "list_filters",
     "register_filter",
@@ -86,6 +89,7 @@ ENTRY_POINT_GROUP = "imagestag"
 BUILTIN_DISTRIBUTION = "imagestag"
 LOCAL_PROVIDER = "<local>"
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
+_COMMAND_RE = re.compile(r"[a-z][a-z0-9_-]*")
 _COLORMAP_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*")
 
 T = TypeVar("T")
@@ -189,6 +193,7 @@ class PluginManager:
         self.executors: Registry[type[Executor]] = Registry("executor")
         self.colormaps: Registry[np.ndarray] = Registry("colormap")
         self.codecs: Registry[Codec] = Registry("codec")
+        self.commands: Registry[Command] = Registry("command")
         self.load_errors: list[PluginError] = []
         self.skipped: list[tuple[str, str]] = []  # (entry point, reason)
         self._provenance: dict[str, tuple[str | None, str | None]] = {}
@@ -289,7 +294,7 @@ class PluginManager:
             self._derived_colormaps.clear()
 
     def _registries(self) -> tuple[Registry[Any], ...]:
-        return (self.filters, self.executors, self.colormaps, self.codecs)
+        return (self.filters, self.executors, self.colormaps, self.codecs, self.commands)
 
     def _collect(self, plugin: object, plugin_name: str) -> None:
         callbacks: dict[str, Callable[..., None]] = {
@@ -297,6 +302,7 @@ class PluginManager:
             "register_executors": self._class_registrar(self.executors, plugin_name, "Executor"),
             "register_colormaps": self._colormap_registrar(plugin_name),
             "register_codecs": self._codec_registrar(plugin_name),
+            "register_commands": self._command_registrar(plugin_name),
         }
         for hook_name, callback in callbacks.items():
             hook = getattr(self.pm.hook, hook_name)
@@ -366,6 +372,19 @@ class PluginManager:
                 raise PluginError(f"register_codecs: {name} extensions must be a tuple of "
                                   f"'.ext' strings, got {exts!r}")
             self._add(self.codecs, self._entry("codec", name, codec, (), plugin))
+        return register
+
+    def _command_registrar(self, plugin: str) -> Callable[..., None]:
+        def register(command: Any) -> None:
+            missing = [a for a in ("name", "help", "configure", "run")
+                       if not hasattr(command, a)]
+            if missing:
+                raise PluginError(f"register_commands: {command!r} lacks {', '.join(missing)}")
+            name = command.name
+            if not isinstance(name, str) or not _COMMAND_RE.fullmatch(name):
+                raise PluginError(f"register_commands: invalid command name {name!r}; use "
+                                  f"lower-case letters, digits, '-' and '_'")
+            self._add(self.commands, self._entry("command", name, command, (), plugin))
         return register
 
     # -- look-ups ------------------------------------------------------------------------
@@ -526,6 +545,15 @@ def get_codec(name: str) -> Codec:
 
 def list_codecs() -> list[RegistryEntry]:
     return get_plugin_manager().codecs.list()
+
+
+def get_command(name: str) -> Command:
+    """The ``imagestag`` subcommand registered as ``name``."""
+    return get_plugin_manager().commands.lookup(name).obj
+
+
+def list_commands() -> list[RegistryEntry]:
+    return get_plugin_manager().commands.list()
 
 
 def codec_for_path(path: str | os.PathLike[str]) -> Codec:
