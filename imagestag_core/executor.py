@@ -314,6 +314,18 @@ class Executor:
     name: ClassVar[str] = ""
     #: options this class accepts besides the base ones, for error messages
     extra_options: ClassVar[tuple[str, ...]] = ()
+    #: True when stages run concurrently on different frames (per-stage workers),
+    #: so a report can show where the pipeline waits
+    stage_parallel: ClassVar[bool] = False
+    #: the options every executor accepts
+    base_options: ClassVar[tuple[str, ...]] = (
+        "on_error", "preserve_order", "max_pending_results", "window", "trace",
+        "opencv_threads")
+
+    @classmethod
+    def accepted_options(cls) -> frozenset[str]:
+        """Every keyword option ``cls(pipeline, **options)`` accepts."""
+        return frozenset((*cls.base_options, *cls.extra_options))
 
     def __init__(self, pipeline: FilterPipeline | Iterable[Filter | str] | str, *,
                  on_error: ErrorPolicy = "raise", preserve_order: bool = True,
@@ -321,8 +333,7 @@ class Executor:
                  trace: bool = False, opencv_threads: int | None = None,
                  **unknown: Any) -> None:
         if unknown:
-            valid = sorted({"on_error", "preserve_order", "max_pending_results", "window",
-                            "trace", "opencv_threads", *self.extra_options})
+            valid = sorted(self.accepted_options())
             key = next(iter(unknown))
             close = get_close_matches(key, valid, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""

@@ -62,6 +62,7 @@ class StreamingPipelineExecutor(Executor):
 
     name = "streaming"
     extra_options = ("num_workers", "queue_size", "overflow")
+    stage_parallel = True
 
     def __init__(self, pipeline: FilterPipeline | list[Filter | str] | str,
                  num_workers: int | list[int] | Literal["auto"] = 1, queue_size: int = 32,
