@@ -21,6 +21,7 @@ from .errors import (
     ImageError,
     ImageFileNotFoundError,
     ImagestagError,
+    InjectedFault,
     PipelineError,
     PluginError,
     PluginLoadError,
@@ -29,7 +30,15 @@ from .errors import (
 )
 from .executor import Executor, ExecutorMetrics, StageMetrics
 from .filter import Filter
-from .hookspecs import hookimpl
+from .hookspecs import (
+    Command,
+    RegisterCodec,
+    RegisterColormap,
+    RegisterCommand,
+    RegisterExecutor,
+    RegisterFilter,
+    hookimpl,
+)
 from .image import Image
 from .params import param
 from .pipeline import FilterPipeline
@@ -42,10 +51,12 @@ from .plugins import (
     get_plugin_manager,
     list_codecs,
     list_colormaps,
+    list_commands,
     list_executors,
     list_filters,
     register_filter,
 )
+from .registry import Registry, RegistryEntry
 
 __version__ = "0.1.0"
 
@@ -53,6 +64,7 @@ __all__ = [
     "BackpressureError",
     "Codec",
     "CodecError",
+    "Command",
     "ContractViolation",
     "DecodeError",
     "DecompressionBombError",
@@ -69,10 +81,18 @@ __all__ = [
     "ImageFileNotFoundError",
     "ImageInfo",
     "ImagestagError",
+    "InjectedFault",
     "PipelineError",
     "PixelFormat",
     "PluginError",
     "PluginLoadError",
+    "RegisterCodec",
+    "RegisterColormap",
+    "RegisterCommand",
+    "RegisterExecutor",
+    "RegisterFilter",
+    "Registry",
+    "RegistryEntry",
     "SpecError",
     "StageMetrics",
     "UnknownNameError",
@@ -84,6 +104,7 @@ __all__ = [
     "hookimpl",
     "list_codecs",
     "list_colormaps",
+    "list_commands",
     "list_executors",
     "list_filters",
     "param",

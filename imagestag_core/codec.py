@@ -2,19 +2,39 @@
 
 Codecs are contributed by plugins through the ``register_codecs`` hook; the
 built-in JPEG/PNG/WebP/BMP/TIFF codecs live in ``imagestag_plugins.codecs``.
+This module also holds the look-ups (by name, extension or content) over the
+codecs the process-wide plugin manager collected.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from .errors import CodecError, DecodeError, PluginError, UnknownNameError
 from .pixel_format import PixelFormat
 
-__all__ = ["Codec", "ImageInfo"]
+if TYPE_CHECKING:
+    from .registry import RegistryEntry
+
+__all__ = [
+    "Codec",
+    "ImageInfo",
+    "check_codec",
+    "codec_for_data",
+    "codec_for_path",
+    "get_codec",
+    "list_codecs",
+]
+
+_NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
+_MEMBERS = ("name", "extensions", "mime_type", "sniff", "probe", "decode", "encode")
 
 
 @dataclass(frozen=True)
@@ -76,3 +96,83 @@ class Codec(Protocol):
         the format cannot store.
         """
         ...
+
+
+def check_codec(codec: Any) -> None:
+    """Raise :class:`~imagestag_core.errors.PluginError` unless ``codec`` follows :class:`Codec`."""
+    missing = [a for a in _MEMBERS if not hasattr(codec, a)]
+    if missing:
+        raise PluginError(f"register_codecs: {codec!r} lacks {', '.join(missing)}")
+    name = codec.name
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        raise PluginError(f"register_codecs: invalid codec name {name!r}")
+    exts = codec.extensions
+    if isinstance(exts, str) or not all(isinstance(e, str) and e.startswith(".") for e in exts):
+        raise PluginError(f"register_codecs: {name} extensions must be a tuple of "
+                          f"'.ext' strings, got {exts!r}")
+
+
+def _codecs() -> list[RegistryEntry[Codec]]:
+    from .plugins import get_plugin_manager
+
+    return get_plugin_manager().codecs.list(include_hidden=True)
+
+
+def get_codec(name: str) -> Codec:
+    """The codec registered as ``name``, or the one owning the extension ``name``.
+
+    ``get_codec("jpeg")`` and ``get_codec("jpg")``/``get_codec(".jpg")`` give the
+    same codec.
+    """
+    from .plugins import get_plugin_manager
+
+    registry = get_plugin_manager().codecs
+    try:
+        return registry.get(name)
+    except UnknownNameError:
+        if isinstance(name, str):
+            ext = name.lower() if name.startswith(".") else f".{name.lower()}"
+            for entry in registry.list(include_hidden=True):
+                if ext in entry.obj.extensions:
+                    return entry.obj
+        raise
+
+
+def list_codecs() -> list[RegistryEntry[Codec]]:
+    """Every registered codec, sorted by name, with its provider."""
+    from .plugins import get_plugin_manager
+
+    return get_plugin_manager().codecs.list()
+
+
+def codec_for_path(path: str | os.PathLike[str]) -> Codec:
+    """The codec for a file name's extension."""
+    suffix = Path(path).suffix.lower()
+    entries = _codecs()
+    for entry in entries:
+        if suffix in entry.obj.extensions:
+            return entry.obj
+    known = sorted({e for entry in entries for e in entry.obj.extensions})
+    raise CodecError(f"no codec for the extension {suffix or '(none)'!r} of {str(path)!r}; "
+                     f"known: {', '.join(known)}")
+
+
+def codec_for_data(data: bytes, path: str | os.PathLike[str] | None = None) -> Codec:
+    """The codec whose ``sniff`` recognises ``data`` (the file extension as a fallback)."""
+    entries = _codecs()
+    head = data[:64]
+    for entry in entries:
+        try:
+            if entry.obj.sniff(head):
+                return entry.obj
+        except Exception:  # a broken third-party sniffer must not hide the others
+            continue
+    if path is not None:
+        try:
+            return codec_for_path(path)
+        except CodecError:
+            pass
+    where = f" in {str(path)!r}" if path is not None else ""
+    known = ", ".join(e.name for e in entries) or "(none installed)"
+    raise DecodeError(f"unrecognised image data{where} (starts with {bytes(head[:8])!r}); "
+                      f"known formats: {known}")

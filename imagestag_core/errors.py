@@ -27,6 +27,7 @@ __all__ = [
     "ImageError",
     "ImageFileNotFoundError",
     "ImagestagError",
+    "InjectedFault",
     "PipelineError",
     "PluginError",
     "PluginLoadError",
@@ -221,6 +222,22 @@ class BackpressureError(ImagestagError):
 
 class ExecutorClosedError(ImagestagError, RuntimeError):
     """The executor was stopped; it accepts no new work."""
+
+
+class InjectedFault(ImagestagError, RuntimeError):
+    """A failure raised on purpose by a test tool (``fail_on``, the contract kit).
+
+    Picklable, so it crosses process boundaries.  ``frame`` is what marked the
+    frame to fail (the metadata value that matched), if anything.
+    """
+
+    def __init__(self, message: str, frame: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.frame = frame
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.message, self.frame))
 
 
 class ContractViolation(ImagestagError, AssertionError):

@@ -7,8 +7,20 @@ registered explicitly with ``get_plugin_manager().register_plugin(module)``.
 
 Every hook receives a ``register`` callback and returns nothing: the core
 validates what is registered and records which plugin and distribution
-provided it.  Hooks are called with keyword arguments, and future versions
-only ever *add* arguments, so implement just the ones you use::
+provided it.  Hooks are called through pluggy with keyword arguments, and
+future versions only ever *add* arguments, so implement just the ones you use;
+``tryfirst``/``trylast`` and ``wrapper=True`` work as in any pluggy project.
+The callback protocols below type a hookimpl::
+
+    from imagestag_core import hookimpl
+    from imagestag_core.hookspecs import RegisterFilter
+
+    @hookimpl
+    def register_filters(register: RegisterFilter) -> None:
+        register(MyBlur)                          # under MyBlur.name
+        register(MyBlur, name="blur2", aliases=("soft",))
+
+A plain module works the same without the annotations::
 
     from imagestag_core import hookimpl
 
@@ -20,27 +32,60 @@ only ever *add* arguments, so implement just the ones you use::
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 
-__all__ = ["hookimpl", "hookspec"]
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .codec import Codec
+    from .executor import Executor
+    from .filter import Filter
+
+__all__ = [
+    "Command",
+    "RegisterCodec",
+    "RegisterColormap",
+    "RegisterCommand",
+    "RegisterExecutor",
+    "RegisterFilter",
+    "hookimpl",
+    "hookspec",
+]
 
 hookspec = pluggy.HookspecMarker("imagestag")
 hookimpl = pluggy.HookimplMarker("imagestag")
 
 
-class RegisterClass(Protocol):
-    def __call__(self, cls: type, *, name: str | None = None,
-                 aliases: tuple[str, ...] = ()) -> None: ...
+class RegisterFilter(Protocol):
+    """``register(cls, *, name=None, aliases=(), hidden=False)`` of ``register_filters``."""
+
+    def __call__(self, cls: type[Filter], *, name: str | None = None,
+                 aliases: tuple[str, ...] = (), hidden: bool = False) -> None: ...
+
+
+class RegisterExecutor(Protocol):
+    """``register(cls, *, name=None, aliases=(), hidden=False)`` of ``register_executors``."""
+
+    def __call__(self, cls: type[Executor], *, name: str | None = None,
+                 aliases: tuple[str, ...] = (), hidden: bool = False) -> None: ...
+
+
+#: the former name of the class-registering callbacks' protocol
+RegisterClass = RegisterFilter
 
 
 class RegisterColormap(Protocol):
-    def __call__(self, name: str, lut: Any) -> None: ...
+    """``register(name, lut)`` of ``register_colormaps``."""
+
+    def __call__(self, name: str, lut: np.ndarray | Any) -> None: ...
 
 
 class RegisterCodec(Protocol):
-    def __call__(self, codec: Any) -> None: ...
+    """``register(codec)`` of ``register_codecs``."""
+
+    def __call__(self, codec: Codec) -> None: ...
 
 
 class Command(Protocol):
@@ -65,16 +110,19 @@ class RegisterCommand(Protocol):
 
 
 @hookspec
-def register_filters(register: RegisterClass) -> None:
+def register_filters(register: RegisterFilter) -> None:
     """Register filter classes.
 
-    Call ``register(cls, *, name=None, aliases=())`` once per filter.
+    Call ``register(cls, *, name=None, aliases=(), hidden=False)`` once per filter.
 
     Args:
         register: ``cls`` must subclass :class:`imagestag_core.Filter`; ``name``
             defaults to ``cls.name`` and, like every alias, must be a
             lower-case identifier (``[a-z][a-z0-9_]*``).  The class name also
-            becomes importable from :mod:`imagestag_core.filters`.
+            becomes importable from :mod:`imagestag_core.filters`.  ``hidden``
+            marks a test tool: it resolves by name (specs, workers, imports)
+            but is left out of listings and suggestions unless
+            ``IMAGESTAG_TEST_TOOLS=1``.
 
     A name already taken is rejected and recorded as a load error naming both
     providers; the first provider keeps it.
@@ -82,10 +130,10 @@ def register_filters(register: RegisterClass) -> None:
 
 
 @hookspec
-def register_executors(register: RegisterClass) -> None:
+def register_executors(register: RegisterExecutor) -> None:
     """Register executor classes.
 
-    Call ``register(cls, *, name=None, aliases=())`` once per executor.
+    Call ``register(cls, *, name=None, aliases=(), hidden=False)`` once per executor.
 
     Args:
         register: ``cls`` must subclass :class:`imagestag_core.executor.Executor`

@@ -1,4 +1,4 @@
-"""The plugin manager and the registries of filters, executors, colormaps and codecs.
+"""The plugin manager: discovery, hook calls through pluggy, and the registries.
 
 Discovery
 ---------
@@ -11,6 +11,17 @@ manager is built lazily, on the first look-up, never at import time:
 2. modules named in ``IMAGESTAG_PLUGINS`` (comma-separated) are imported and
    registered, as pytest does with ``PYTEST_PLUGINS``.
 
+Hook calls
+----------
+Each ``register_*`` hook is called once *through pluggy* with a ``register``
+callback, so pluggy's rules hold: an implementation may accept fewer arguments
+than the spec, ``tryfirst``/``trylast`` order implementations across all
+plugins, and ``wrapper=True`` implementations wrap the others.  The callback
+knows which implementation is calling it and records that plugin (and its
+distribution) as the provider.  Registering another plugin later calls the
+hooks again, so the order stays pluggy's.  An implementation that raises is
+reported and left out of that hook; the other plugins' registrations stand.
+
 Switches (environment variables):
 
 ``IMAGESTAG_STRICT_PLUGINS=1``
@@ -21,40 +32,49 @@ Switches (environment variables):
 ``IMAGESTAG_PLUGINS_ALLOW=a,b`` / ``IMAGESTAG_PLUGINS_BLOCK=c``
     load only / never the entry points whose name or distribution matches
     (names compare case- and ``-``/``_``-insensitively).
+``IMAGESTAG_TEST_TOOLS=1``
+    list the test tools (the fault-injection filters ``fail_on``, ``delay``,
+    ``hold_gil``) in listings and "did you mean" suggestions.  They resolve by
+    name either way.
 
 A duplicate name is rejected and recorded as a load error naming both
-providers; the first provider keeps it.  Unknown names raise
-:class:`~imagestag_core.errors.UnknownNameError` with the closest match.
+providers; the first provider in hook-call order keeps it.  Unknown names
+raise :class:`~imagestag_core.errors.UnknownNameError` with the closest match.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import re
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from types import CodeType, FrameType, TracebackType
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pluggy
 
 from . import hookspecs
-from .errors import (
-    CodecError,
-    DecodeError,
-    DuplicateNameError,
-    PluginError,
-    PluginLoadError,
-    UnknownNameError,
+from .codec import check_codec, codec_for_data, codec_for_path, get_codec, list_codecs
+from .colormap import (
+    ColormapRegistry,
+    check_colormap_name,
+    get_colormap,
+    list_colormaps,
+    validate_lut,
 )
+from .errors import DuplicateNameError, PluginError, PluginLoadError
+from .registry import LOCAL_PROVIDER, Registry, RegistryEntry
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .codec import Codec
     from .executor import Executor
     from .filter import Filter
@@ -63,11 +83,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "LOCAL_PROVIDER",
     "PluginManager",
     "PluginWarning",
+    "Registry",
     "RegistryEntry",
     "codec_for_data",
     "codec_for_path",
+    "create_plugin_manager",
     "get_codec",
     "get_colormap",
     "get_command",
@@ -81,18 +104,16 @@ __all__ = [
     "list_executors",
     "list_filters",
     "register_filter",
+    "registry_name_of",
     "reset_plugin_manager",
     "use_plugin_manager",
+    "validate_lut",
 ]
 
 ENTRY_POINT_GROUP = "imagestag"
 BUILTIN_DISTRIBUTION = "imagestag"
-LOCAL_PROVIDER = "<local>"
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
 _COMMAND_RE = re.compile(r"[a-z][a-z0-9_-]*")
-_COLORMAP_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*")
-
-T = TypeVar("T")
 
 
 class PluginWarning(UserWarning):
@@ -112,67 +133,127 @@ def _env_list(env: Mapping[str, str], key: str) -> list[str]:
     return [item.strip() for item in env.get(key, "").split(",") if item.strip()]
 
 
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+# -- which implementation is calling ---------------------------------------------------
+
+
+class _Callers:
+    """Finds the hook implementation on the stack (or in a traceback).
+
+    pluggy calls each implementation in turn with the same ``register``
+    callback; the callback tells them apart by the code object of the frame
+    that called it (the implementation itself, or something it called).
+    """
+
+    def __init__(self, impls: Iterable[pluggy.HookImpl]) -> None:
+        self._by_code: dict[CodeType, list[pluggy.HookImpl]] = {}
+        for impl in impls:
+            for fn in {impl.function, inspect.unwrap(impl.function)}:
+                code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+                if isinstance(code, CodeType):
+                    self._by_code.setdefault(code, []).append(impl)
+
+    def _match(self, frame: FrameType) -> pluggy.HookImpl | None:
+        candidates = self._by_code.get(frame.f_code)
+        if not candidates:
+            return None
+        if len(candidates) == 1:
+            return candidates[0]
+        # the same method of two instances: tell them apart by ``self``
+        owner = frame.f_locals.get("self")
+        for impl in candidates:
+            if getattr(impl.function, "__self__", None) is owner:
+                return impl
+        return candidates[0]
+
+    def on_stack(self, frame: FrameType | None) -> pluggy.HookImpl | None:
+        while frame is not None:
+            impl = self._match(frame)
+            if impl is not None:
+                return impl
+            frame = frame.f_back
+        return None
+
+    def in_traceback(self, tb: TracebackType | None) -> pluggy.HookImpl | None:
+        found = None
+        while tb is not None:
+            found = self._match(tb.tb_frame) or found
+            tb = tb.tb_next
+        return found
+
+
 @dataclass(frozen=True)
-class RegistryEntry:
-    """One registered thing and where it came from."""
+class _Hook:
+    """One ``register_*`` hook: where its entries go and how a call is checked."""
 
-    kind: str
     name: str
-    obj: Any
-    aliases: tuple[str, ...] = ()
-    plugin: str = LOCAL_PROVIDER
-    distribution: str | None = None
-    version: str | None = None
-
-    @property
-    def provider(self) -> str:
-        if self.distribution:
-            version = f" {self.version}" if self.version else ""
-            return f"{self.distribution}{version} (plugin {self.plugin!r})"
-        return f"plugin {self.plugin!r}"
+    registry: str
+    build: Callable[..., tuple[str, Any, tuple[str, ...], bool]]
 
 
-@dataclass
-class Registry(Generic[T]):
-    """Names -> entries for one kind of thing, with aliases."""
+def _class_builder(kind: str, base: Callable[[], type]) -> Callable[..., tuple[
+        str, Any, tuple[str, ...], bool]]:
+    def build(cls: type, *, name: str | None = None, aliases: Iterable[str] = (),
+              hidden: bool = False) -> tuple[str, Any, tuple[str, ...], bool]:
+        required = base()
+        if not (isinstance(cls, type) and issubclass(cls, required)):
+            raise PluginError(f"register_{kind}s: {cls!r} is not a subclass of "
+                              f"{required.__module__}.{required.__name__}")
+        reg_name = name if name is not None else getattr(cls, "name", "")
+        alias_tuple = tuple(aliases)
+        for key in (reg_name, *alias_tuple):
+            if not isinstance(key, str) or not _NAME_RE.fullmatch(key):
+                raise PluginError(f"register_{kind}s: invalid name {key!r} for "
+                                  f"{cls.__name__}; use lower-case letters, digits and '_'")
+        return reg_name, cls, alias_tuple, bool(hidden)
+    return build
 
-    kind: str
-    entries: dict[str, RegistryEntry] = field(default_factory=dict)
-    aliases: dict[str, str] = field(default_factory=dict)
 
-    def lookup(self, name: str) -> RegistryEntry:
-        if not isinstance(name, str):
-            raise UnknownNameError(self.kind, repr(name), self.entries)
-        key = self.aliases.get(name, name)
-        entry = self.entries.get(key)
-        if entry is None:
-            folded = name.lower()
-            matches = [n for n in [*self.entries, *self.aliases] if n.lower() == folded]
-            if len(matches) == 1:
-                key = self.aliases.get(matches[0], matches[0])
-                entry = self.entries[key]
-        if entry is None:
-            raise UnknownNameError(self.kind, name, [*self.entries, *self.aliases])
-        return entry
+def _filter_base() -> type:
+    from .filter import Filter
 
-    def __contains__(self, name: object) -> bool:
-        return name in self.entries or name in self.aliases
+    return Filter
 
-    def names(self) -> list[str]:
-        return sorted(self.entries)
 
-    def list(self) -> list[RegistryEntry]:
-        return [self.entries[n] for n in sorted(self.entries, key=str.lower)]
+def _executor_base() -> type:
+    from .executor import Executor
 
-    def owner_of(self, name: str) -> RegistryEntry | None:
-        key = self.aliases.get(name, name)
-        return self.entries.get(key)
+    return Executor
 
-    def remove_plugin(self, plugin: str) -> None:
-        for name in [n for n, e in self.entries.items() if e.plugin == plugin]:
-            del self.entries[name]
-        for alias in [a for a, n in self.aliases.items() if n not in self.entries]:
-            del self.aliases[alias]
+
+def _build_colormap(name: str, lut: Any) -> tuple[str, Any, tuple[str, ...], bool]:
+    check_colormap_name(name)
+    return name, validate_lut(lut, name), (), False
+
+
+def _build_codec(codec: Any) -> tuple[str, Any, tuple[str, ...], bool]:
+    check_codec(codec)
+    return codec.name, codec, (), False
+
+
+def _build_command(command: Any) -> tuple[str, Any, tuple[str, ...], bool]:
+    missing = [a for a in ("name", "help", "configure", "run") if not hasattr(command, a)]
+    if missing:
+        raise PluginError(f"register_commands: {command!r} lacks {', '.join(missing)}")
+    name = command.name
+    if not isinstance(name, str) or not _COMMAND_RE.fullmatch(name):
+        raise PluginError(f"register_commands: invalid command name {name!r}; use "
+                          f"lower-case letters, digits, '-' and '_'")
+    return name, command, (), bool(getattr(command, "hidden", False))
+
+
+_HOOKS = (
+    _Hook("register_filters", "filters", _class_builder("filter", _filter_base)),
+    _Hook("register_executors", "executors", _class_builder("executor", _executor_base)),
+    _Hook("register_colormaps", "colormaps", _build_colormap),
+    _Hook("register_codecs", "codecs", _build_codec),
+    _Hook("register_commands", "commands", _build_command),
+)
+_KINDS = {"filters": "filter", "executors": "executor", "colormaps": "colormap",
+          "codecs": "codec", "commands": "command"}
 
 
 class PluginManager:
@@ -181,6 +262,12 @@ class PluginManager:
     Build one with :func:`create_plugin_manager` (or let :func:`get_plugin_manager`
     build the process-wide one).  ``autoload=False`` loads no entry points at all,
     which is what tests use to register plugins explicitly.
+
+    Attributes:
+        pm: the underlying :class:`pluggy.PluginManager`.
+        filters, executors, colormaps, codecs, commands: the :class:`Registry` of each kind.
+        load_errors: every :class:`~imagestag_core.errors.PluginError` recorded.
+        skipped: ``(entry point, reason)`` for entry points the switches left out.
     """
 
     def __init__(self, *, autoload: bool = True, env: Mapping[str, str] | None = None) -> None:
@@ -189,22 +276,43 @@ class PluginManager:
         self.autoload = autoload
         self.env: Mapping[str, str] = os.environ if env is None else env
         self.strict = _env_flag(self.env, "IMAGESTAG_STRICT_PLUGINS")
-        self.filters: Registry[type[Filter]] = Registry("filter")
-        self.executors: Registry[type[Executor]] = Registry("executor")
-        self.colormaps: Registry[np.ndarray] = Registry("colormap")
-        self.codecs: Registry[Codec] = Registry("codec")
-        self.commands: Registry[Command] = Registry("command")
-        self.load_errors: list[PluginError] = []
-        self.skipped: list[tuple[str, str]] = []  # (entry point, reason)
+        show = _env_flag(self.env, "IMAGESTAG_TEST_TOOLS")
+        self.filters: Registry[type[Filter]] = Registry("filter", show_hidden=show)
+        self.executors: Registry[type[Executor]] = Registry("executor", show_hidden=show)
+        self.colormaps: Registry[np.ndarray] = ColormapRegistry("colormap", show_hidden=show)
+        self.codecs: Registry[Codec] = Registry("codec", show_hidden=show)
+        self.commands: Registry[Command] = Registry("command", show_hidden=show)
+        self.skipped: list[tuple[str, str]] = []
+        self._import_errors: list[PluginError] = []
+        self._hook_errors: list[PluginError] = []
+        self._warned: set[str] = set()
         self._provenance: dict[str, tuple[str | None, str | None]] = {}
         self._lock = threading.RLock()
         self._loaded = False
-        self._derived_colormaps: dict[str, np.ndarray] = {}
 
-    # -- loading -------------------------------------------------------------------
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    @property
+    def load_errors(self) -> list[PluginError]:
+        return [*self._import_errors, *self._hook_errors]
+
+    def registry(self, kind: str) -> Registry[Any]:
+        """The registry of ``kind`` (``"filters"`` or ``"filter"``)."""
+        attr = kind if kind in _KINDS else f"{kind}s"
+        if attr not in _KINDS:
+            raise PluginError(f"no registry for {kind!r}; kinds: {', '.join(_KINDS)}")
+        registry: Registry[Any] = getattr(self, attr)
+        return registry
+
+    def registries(self) -> dict[str, Registry[Any]]:
+        return {attr: getattr(self, attr) for attr in _KINDS}
+
+    # -- loading -----------------------------------------------------------------------
 
     def load(self) -> PluginManager:
-        """Discover entry points and ``IMAGESTAG_PLUGINS`` modules (once)."""
+        """Discover entry points and ``IMAGESTAG_PLUGINS`` modules, then call the hooks (once)."""
         with self._lock:
             if self._loaded:
                 return self
@@ -217,9 +325,11 @@ class PluginManager:
                 try:
                     module = importlib.import_module(module_name)
                 except Exception as exc:
-                    self._record(PluginLoadError(module_name, None, _describe(exc)), exc)
+                    self._report(self._import_errors,
+                                 PluginLoadError(module_name, None, _describe(exc)), exc)
                     continue
-                self.register_plugin(module, name=module_name)
+                self._add_plugin(module, module_name, None, None)
+            self.collect()
         return self
 
     def _load_entry_points(self) -> None:
@@ -245,43 +355,55 @@ class PluginManager:
                 self.skipped.append((ep.name, "in IMAGESTAG_PLUGINS_BLOCK"))
                 continue
             if self.pm.has_plugin(ep.name):
-                self._record(PluginLoadError(ep.name, dist, "an entry point of that name was "
-                                             "already loaded"), None)
+                self._report(self._import_errors, PluginLoadError(
+                    ep.name, dist, "an entry point of that name was already loaded"), None)
                 continue
             try:
                 plugin = ep.load()
             except Exception as exc:
-                self._record(PluginLoadError(ep.name, dist, _describe(exc)), exc)
+                self._report(self._import_errors, PluginLoadError(ep.name, dist,
+                                                                  _describe(exc)), exc)
                 continue
-            self.register_plugin(plugin, name=ep.name, distribution=dist, version=version)
+            self._add_plugin(plugin, ep.name, dist, version)
 
-    def _record(self, error: PluginError, cause: BaseException | None) -> None:
-        self.load_errors.append(error)
+    def _add_plugin(self, plugin: object, name: str, distribution: str | None,
+                    version: str | None) -> bool:
+        try:
+            self.pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            if self.pm.has_plugin(name):
+                self.pm.unregister(name=name)
+            self._report(self._import_errors, PluginLoadError(name, distribution, str(exc)), exc)
+            return False
+        except ValueError as exc:
+            raise PluginError(f"cannot register plugin {name!r}: {exc}") from None
+        self._provenance[name] = (distribution, version)
+        return True
+
+    def _report(self, sink: list[PluginError], error: PluginError,
+                cause: BaseException | None) -> None:
+        sink.append(error)
         if self.strict:
             raise error from cause
-        warnings.warn(str(error), PluginWarning, stacklevel=4)
+        message = str(error)
+        if message not in self._warned:
+            self._warned.add(message)
+            warnings.warn(message, PluginWarning, stacklevel=4)
 
     def register_plugin(self, plugin: object, name: str | None = None, *,
                         distribution: str | None = None, version: str | None = None) -> str:
-        """Register a plugin module/object and collect what its hooks register.
+        """Register a plugin module/object and call the hooks again.
 
-        Returns the plugin name.  Errors inside a hook are recorded as load
-        errors (raised in strict mode); everything valid it registered is kept.
+        Returns the plugin name.  A hook implementation that raises, or a
+        registration that is invalid, is recorded as a load error (raised in
+        strict mode); everything valid stays registered.
         """
         with self._lock:
             if not self._loaded:
                 self.load()
             plugin_name = name or getattr(plugin, "__name__", None) or repr(plugin)
-            try:
-                self.pm.register(plugin, name=plugin_name)
-            except ValueError as exc:
-                raise PluginError(f"cannot register plugin {plugin_name!r}: {exc}") from None
-            except pluggy.PluginValidationError as exc:
-                self.pm.unregister(name=plugin_name) if self.pm.has_plugin(plugin_name) else None
-                self._record(PluginLoadError(plugin_name, distribution, str(exc)), exc)
-                return plugin_name
-            self._provenance[plugin_name] = (distribution, version)
-            self._collect(plugin, plugin_name)
+            if self._add_plugin(plugin, plugin_name, distribution, version):
+                self.collect()
             return plugin_name
 
     def unregister_plugin(self, name: str) -> None:
@@ -289,162 +411,122 @@ class PluginManager:
         with self._lock:
             if self.pm.has_plugin(name):
                 self.pm.unregister(name=name)
-            for registry in self._registries():
+            for registry in self.registries().values():
                 registry.remove_plugin(name)
-            self._derived_colormaps.clear()
+            self.collect()
 
-    def _registries(self) -> tuple[Registry[Any], ...]:
-        return (self.filters, self.executors, self.colormaps, self.codecs, self.commands)
+    # -- calling the hooks ---------------------------------------------------------------
 
-    def _collect(self, plugin: object, plugin_name: str) -> None:
-        callbacks: dict[str, Callable[..., None]] = {
-            "register_filters": self._class_registrar(self.filters, plugin_name, "Filter"),
-            "register_executors": self._class_registrar(self.executors, plugin_name, "Executor"),
-            "register_colormaps": self._colormap_registrar(plugin_name),
-            "register_codecs": self._codec_registrar(plugin_name),
-            "register_commands": self._command_registrar(plugin_name),
-        }
-        for hook_name, callback in callbacks.items():
-            hook = getattr(self.pm.hook, hook_name)
-            for impl in hook.get_hookimpls():
-                if impl.plugin is not plugin:
-                    continue
-                try:
-                    impl.function(register=callback)
-                except Exception as exc:
-                    dist = self._provenance.get(plugin_name, (None, None))[0]
-                    self._record(PluginLoadError(plugin_name, dist,
-                                                 f"{hook_name} failed: {_describe(exc)}"), exc)
+    def collect(self) -> None:
+        """Call every ``register_*`` hook through pluggy and rebuild the registries."""
+        with self._lock:
+            self._hook_errors = []
+            for hook in _HOOKS:
+                registry = self.registry(hook.registry)
+                registry.set_collected(self._call(hook, registry.kind))
 
-    def _entry(self, kind: str, name: str, obj: Any, aliases: tuple[str, ...],
-               plugin: str) -> RegistryEntry:
-        dist, version = self._provenance.get(plugin, (None, None))
-        return RegistryEntry(kind, name, obj, aliases, plugin, dist, version)
+    def _call(self, hook: _Hook, kind: str) -> list[RegistryEntry[Any]]:
+        excluded: list[object] = []
+        while True:
+            caller = (self.pm.subset_hook_caller(hook.name, excluded) if excluded
+                      else getattr(self.pm.hook, hook.name))
+            callers = _Callers(caller.get_hookimpls())
+            staged: dict[str, RegistryEntry[Any]] = {}
+            errors: list[PluginError] = []
+            try:
+                caller(register=self._registrar(hook, kind, callers, staged, errors))
+            except Exception as exc:
+                if self.strict and isinstance(exc, PluginError):
+                    raise
+                impl = callers.in_traceback(exc.__traceback__)
+                plugin = (self.pm.get_name(impl.plugin) if impl is not None else None) or \
+                    "(unknown plugin)"
+                dist = self._provenance.get(plugin, (None, None))[0]
+                self._report(self._hook_errors, PluginLoadError(
+                    plugin, dist, f"{hook.name} failed: {_describe(exc)}"), exc)
+                if impl is None or impl.plugin in excluded:
+                    return []
+                # call the hook again without that implementation; pluggy has no
+                # per-implementation isolation, and the others' order must stay its own
+                excluded.append(impl.plugin)
+                continue
+            self._hook_errors.extend(errors)
+            return list({id(e): e for e in staged.values()}.values())
 
-    def _add(self, registry: Registry[Any], entry: RegistryEntry) -> None:
-        for key in (entry.name, *entry.aliases):
-            owner = registry.owner_of(key)
-            if owner is not None:
-                self._record(DuplicateNameError(registry.kind, key, owner.provider,
-                                                entry.provider), None)
+    def _registrar(self, hook: _Hook, kind: str, callers: _Callers,
+                   staged: dict[str, RegistryEntry[Any]],
+                   errors: list[PluginError]) -> Callable[..., None]:
+        """The ``register`` callback of one hook call; it records who calls it."""
+        def register(*args: Any, **kwargs: Any) -> None:
+            impl = callers.on_stack(sys._getframe(1))
+            if impl is None:
+                raise PluginError(f"{hook.name}: register() was called outside the hook "
+                                  f"call (use the callback only while the hook runs)")
+            plugin = self.pm.get_name(impl.plugin) or repr(impl.plugin)
+            dist, version = self._provenance.get(plugin, (None, None))
+            try:
+                name, obj, aliases, hidden = hook.build(*args, **kwargs)
+            except PluginError as exc:
+                self._report(errors, PluginLoadError(plugin, dist, str(exc)), exc)
                 return
-        registry.entries[entry.name] = entry
-        for alias in entry.aliases:
-            registry.aliases[alias] = entry.name
-
-    def _class_registrar(self, registry: Registry[Any], plugin: str,
-                         base_name: str) -> Callable[..., None]:
-        def register(cls: type, *, name: str | None = None, aliases: Iterable[str] = ()) -> None:
-            base = _base_class(base_name)
-            if not (isinstance(cls, type) and issubclass(cls, base)):
-                raise PluginError(f"register_{registry.kind}s: {cls!r} is not a subclass of "
-                                  f"{base.__module__}.{base.__name__}")
-            reg_name = name if name is not None else getattr(cls, "name", "")
-            alias_tuple = tuple(aliases)
-            for key in (reg_name, *alias_tuple):
-                if not isinstance(key, str) or not _NAME_RE.fullmatch(key):
-                    raise PluginError(
-                        f"register_{registry.kind}s: invalid name {key!r} for "
-                        f"{cls.__name__}; use lower-case letters, digits and '_'")
-            self._add(registry, self._entry(registry.kind, reg_name, cls, alias_tuple, plugin))
+            entry = RegistryEntry(kind, name, obj, aliases, plugin, dist, version, hidden)
+            for key in (name, *aliases):
+                owner = staged.get(key)
+                if owner is not None:
+                    self._report(errors, DuplicateNameError(kind, key, owner.provider,
+                                                            entry.provider), None)
+                    return
+            for key in (name, *aliases):
+                staged[key] = entry
         return register
 
-    def _colormap_registrar(self, plugin: str) -> Callable[..., None]:
-        def register(name: str, lut: Any) -> None:
-            if not isinstance(name, str) or not _COLORMAP_RE.fullmatch(name):
-                raise PluginError(f"register_colormaps: invalid colormap name {name!r}")
-            table = validate_lut(lut, name)
-            self._add(self.colormaps, self._entry("colormap", name, table, (), plugin))
-        return register
+    # -- the local layer ---------------------------------------------------------------
 
-    def _codec_registrar(self, plugin: str) -> Callable[..., None]:
-        def register(codec: Any) -> None:
-            missing = [a for a in ("name", "extensions", "mime_type", "sniff", "probe",
-                                   "decode", "encode") if not hasattr(codec, a)]
-            if missing:
-                raise PluginError(f"register_codecs: {codec!r} lacks {', '.join(missing)}")
-            name = codec.name
-            if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-                raise PluginError(f"register_codecs: invalid codec name {name!r}")
-            exts = codec.extensions
-            if isinstance(exts, str) or not all(isinstance(e, str) and e.startswith(".")
-                                                for e in exts):
-                raise PluginError(f"register_codecs: {name} extensions must be a tuple of "
-                                  f"'.ext' strings, got {exts!r}")
-            self._add(self.codecs, self._entry("codec", name, codec, (), plugin))
-        return register
+    def add_local(self, kind: str, *args: Any, **kwargs: Any) -> RegistryEntry[Any]:
+        """Register one thing outside any plugin (``add_local("filter", MyBlur)``).
 
-    def _command_registrar(self, plugin: str) -> Callable[..., None]:
-        def register(command: Any) -> None:
-            missing = [a for a in ("name", "help", "configure", "run")
-                       if not hasattr(command, a)]
-            if missing:
-                raise PluginError(f"register_commands: {command!r} lacks {', '.join(missing)}")
-            name = command.name
-            if not isinstance(name, str) or not _COMMAND_RE.fullmatch(name):
-                raise PluginError(f"register_commands: invalid command name {name!r}; use "
-                                  f"lower-case letters, digits, '-' and '_'")
-            self._add(self.commands, self._entry("command", name, command, (), plugin))
-        return register
-
-    # -- look-ups ------------------------------------------------------------------------
-
-    def get_colormap(self, name: str) -> np.ndarray:
+        Arguments are those of the hook's ``register`` callback.  Invalid input
+        raises at once; a taken name is reported like a plugin's duplicate.  The
+        entry survives later hook calls.
+        """
+        registry = self.registry(kind)
+        hook = next(h for h in _HOOKS if h.registry == _attr(kind))
+        name, obj, aliases, hidden = hook.build(*args, **kwargs)
+        entry = RegistryEntry(registry.kind, name, obj, aliases, LOCAL_PROVIDER, None, None,
+                              hidden)
         try:
-            return self.colormaps.lookup(name).obj
-        except UnknownNameError:
-            if isinstance(name, str) and name.endswith("_r"):
-                base = name[:-2]
-                with self._lock:
-                    if name not in self._derived_colormaps:
-                        table = self.colormaps.lookup(base).obj[::-1].copy()
-                        table.flags.writeable = False
-                        self._derived_colormaps[name] = table
-                    return self._derived_colormaps[name]
-            raise
+            registry.add(entry)
+        except DuplicateNameError as exc:
+            # like a plugin's duplicate: reported (raised in strict mode), first one kept
+            self._report(self._import_errors, exc, None)
+            return registry.lookup(exc.name)
+        return entry
 
-    def class_exports(self) -> dict[str, list[RegistryEntry]]:
+    def copy(self) -> PluginManager:
+        """A manager with no plugins of its own holding copies of these registries."""
+        with self._lock:
+            other = PluginManager(autoload=False, env=self.env)
+            other._loaded = True
+            for attr, registry in self.registries().items():
+                setattr(other, attr, registry.copy())
+            return other
+
+    def class_exports(self) -> dict[str, list[RegistryEntry[Any]]]:
         """Class name -> the entries exporting it (for ``imagestag_core.filters``)."""
-        exports: dict[str, list[RegistryEntry]] = {}
+        exports: dict[str, list[RegistryEntry[Any]]] = {}
         for registry in (self.filters, self.executors):
-            for entry in registry.entries.values():
+            for entry in registry.list(include_hidden=True):
                 owners = exports.setdefault(entry.obj.__name__, [])
                 if all(e.obj is not entry.obj for e in owners):
                     owners.append(entry)
         return exports
 
-
-def _base_class(name: str) -> type:
-    if name == "Filter":
-        from .filter import Filter
-
-        return Filter
-    from .executor import Executor
-
-    return Executor
+    def get_colormap(self, name: str) -> np.ndarray:
+        return self.colormaps.get(name)
 
 
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
-def validate_lut(lut: Any, name: str = "colormap") -> np.ndarray:
-    """Check a colormap table: (256, 3) uint8 RGB.  Returns a read-only copy."""
-    try:
-        table = np.array(lut)
-    except Exception as exc:
-        raise PluginError(f"colormap {name!r}: not an array: {exc}") from None
-    if table.shape != (256, 3):
-        raise PluginError(f"colormap {name!r}: the table must have shape (256, 3), "
-                          f"got {table.shape}")
-    if table.dtype != np.uint8:
-        if not np.issubdtype(table.dtype, np.integer) or table.min() < 0 or table.max() > 255:
-            raise PluginError(f"colormap {name!r}: the table must be uint8 (0..255), "
-                              f"got {table.dtype}")
-        table = table.astype(np.uint8)
-    table = np.ascontiguousarray(table)
-    table.flags.writeable = False
-    return table
+def _attr(kind: str) -> str:
+    return kind if kind in _KINDS else f"{kind}s"
 
 
 # -- the process-wide manager ---------------------------------------------------------
@@ -468,7 +550,7 @@ def get_plugin_manager() -> PluginManager:
             if _manager is None:
                 _manager = create_plugin_manager()
             manager = _manager
-    if not manager._loaded:
+    if not manager.loaded:
         manager.load()
     return manager
 
@@ -498,16 +580,17 @@ def use_plugin_manager(manager: PluginManager) -> Iterator[PluginManager]:
 
 def get_filter(name: str) -> type[Filter]:
     """The filter class registered as ``name`` (or an alias, case-insensitively)."""
-    return get_plugin_manager().filters.lookup(name).obj
+    return get_plugin_manager().filters.get(name)
 
 
-def list_filters() -> list[RegistryEntry]:
-    """Every registered filter, sorted by name, with its provider."""
-    return get_plugin_manager().filters.list()
+def list_filters(*, include_hidden: bool | None = None) -> list[RegistryEntry[type[Filter]]]:
+    """Every registered filter, sorted by name, with its provider (test tools only if asked)."""
+    return get_plugin_manager().filters.list(include_hidden=include_hidden)
 
 
 def get_executor_class(name: str) -> type[Executor]:
-    return get_plugin_manager().executors.lookup(name).obj
+    """The executor class registered as ``name``."""
+    return get_plugin_manager().executors.get(name)
 
 
 def get_executor(name: str, pipeline: FilterPipeline | Iterable[Any] | str,
@@ -516,94 +599,28 @@ def get_executor(name: str, pipeline: FilterPipeline | Iterable[Any] | str,
     return get_executor_class(name)(pipeline, **options)
 
 
-def list_executors() -> list[RegistryEntry]:
+def list_executors() -> list[RegistryEntry[type[Executor]]]:
+    """Every registered executor, sorted by name, with its provider."""
     return get_plugin_manager().executors.list()
-
-
-def get_colormap(name: str) -> np.ndarray:
-    """A (256, 3) uint8 RGB table, read-only; ``<name>_r`` gives it reversed."""
-    return get_plugin_manager().get_colormap(name)
-
-
-def list_colormaps() -> list[RegistryEntry]:
-    return get_plugin_manager().colormaps.list()
-
-
-def get_codec(name: str) -> Codec:
-    """The codec registered as ``name`` (``"jpeg"``; ``"jpg"`` works through extensions)."""
-    manager = get_plugin_manager()
-    try:
-        return manager.codecs.lookup(name).obj
-    except UnknownNameError:
-        if isinstance(name, str):
-            ext = name.lower() if name.startswith(".") else f".{name.lower()}"
-            for entry in manager.codecs.list():
-                if ext in entry.obj.extensions:
-                    return entry.obj
-        raise
-
-
-def list_codecs() -> list[RegistryEntry]:
-    return get_plugin_manager().codecs.list()
 
 
 def get_command(name: str) -> Command:
     """The ``imagestag`` subcommand registered as ``name``."""
-    return get_plugin_manager().commands.lookup(name).obj
+    return get_plugin_manager().commands.get(name)
 
 
-def list_commands() -> list[RegistryEntry]:
+def list_commands() -> list[RegistryEntry[Command]]:
+    """Every registered ``imagestag`` subcommand, sorted by name, with its provider."""
     return get_plugin_manager().commands.list()
-
-
-def codec_for_path(path: str | os.PathLike[str]) -> Codec:
-    """The codec for a file name's extension."""
-    suffix = Path(path).suffix.lower()
-    manager = get_plugin_manager()
-    for entry in manager.codecs.list():
-        if suffix in entry.obj.extensions:
-            return entry.obj
-    known = sorted({e for entry in manager.codecs.list() for e in entry.obj.extensions})
-    raise CodecError(f"no codec for the extension {suffix or '(none)'!r} of {str(path)!r}; "
-                     f"known: {', '.join(known)}")
-
-
-def codec_for_data(data: bytes, path: str | os.PathLike[str] | None = None) -> Codec:
-    """The codec whose ``sniff`` recognises ``data`` (the file extension as a fallback)."""
-    manager = get_plugin_manager()
-    head = data[:64]
-    for entry in manager.codecs.list():
-        try:
-            if entry.obj.sniff(head):
-                return entry.obj
-        except Exception:  # a broken third-party sniffer must not hide the others
-            continue
-    if path is not None:
-        try:
-            return codec_for_path(path)
-        except CodecError:
-            pass
-    where = f" in {str(path)!r}" if path is not None else ""
-    known = ", ".join(manager.codecs.names()) or "(none installed)"
-    raise DecodeError(f"unrecognised image data{where} (starts with {bytes(head[:8])!r}); "
-                      f"known formats: {known}")
 
 
 def register_filter(cls: type[Filter], *, name: str | None = None,
                     aliases: Iterable[str] = ()) -> None:
     """Register a filter defined locally (a notebook, a script) in the current manager."""
-    manager = get_plugin_manager()
-    with manager._lock:
-        manager._class_registrar(manager.filters, LOCAL_PROVIDER, "Filter")(
-            cls, name=name, aliases=aliases)
+    get_plugin_manager().add_local("filter", cls, name=name, aliases=aliases)
 
 
 def registry_name_of(cls: type) -> str | None:
-    """The name ``cls`` is registered under, if it is."""
+    """The name ``cls`` is registered under as a filter or executor, if it is."""
     manager = get_plugin_manager()
-    for registry in (manager.filters, manager.executors):
-        for entry in registry.entries.values():
-            if entry.obj is cls:
-                return entry.name
-    return None
-
+    return manager.filters.name_of(cls) or manager.executors.name_of(cls)

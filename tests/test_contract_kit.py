@@ -31,7 +31,7 @@ pytestmark = pytest.mark.imagestag_contract
 
 # -- every registered plugin --------------------------------------------------------------------
 
-FILTERS = list_filters()
+FILTERS = list_filters(include_hidden=True)
 EXECUTORS = list_executors()
 
 

@@ -27,7 +27,7 @@ _VALUES = st.one_of(
 
 
 def _names() -> list[str]:
-    names = [entry.name for entry in list_filters()]
+    names = [entry.name for entry in list_filters(include_hidden=True)]
     return names or ["resize"]
 
 
@@ -36,7 +36,8 @@ def near_valid_specs(draw: st.DrawFn) -> str:
     """Spec text built from registered filter and parameter names with odd values."""
     stages = []
     for _ in range(draw(st.integers(1, 3))):
-        entry = draw(st.sampled_from(list_filters())) if list_filters() else None
+        entries = list_filters(include_hidden=True)
+        entry = draw(st.sampled_from(entries)) if entries else None
         name = entry.name if entry is not None else draw(st.sampled_from(_names()))
         params = [p.name for p in entry.obj.params] if entry is not None else []
         parts = [draw(st.sampled_from([name, name.upper(), name[:-1] or name]))]

@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 
 from imagestag_core import Filter, Image, hookimpl, hookspecs
+from imagestag_core.errors import PluginLoadError
 
 HOOKS = sorted(name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
                if hasattr(fn, "imagestag_spec"))
 
 
 def test_there_are_hooks() -> None:
-    assert HOOKS == ["register_codecs", "register_colormaps", "register_executors",
-                     "register_filters"]
+    assert HOOKS == ["register_codecs", "register_colormaps", "register_commands",
+                     "register_executors", "register_filters"]
 
 
 @pytest.mark.parametrize("hook", HOOKS)
@@ -53,3 +54,35 @@ def test_register_filters_accepts_a_name_and_aliases(pm) -> None:
     assert pm.filters.lookup("relief").obj is Emboss
     assert pm.filters.lookup("emboss2").plugin == "emboss-plugin"
     assert "emboss" not in pm.filters
+
+
+def test_register_commands_collects_commands_with_their_provider(pm) -> None:
+    class Hello:
+        name = "hello"
+        help = "say hello"
+
+        def configure(self, parser: object) -> None:
+            pass
+
+        def run(self, args: object) -> int:
+            return 0
+
+    class Plugin:
+        @hookimpl
+        def register_commands(self, register):
+            register(Hello())
+
+    pm.register_plugin(Plugin(), name="hello-plugin")
+    entry = pm.commands.lookup("hello")
+    assert entry.plugin == "hello-plugin" and entry.obj.help == "say hello"
+
+
+def test_register_commands_rejects_objects_that_are_not_commands(pm) -> None:
+    class Plugin:
+        @hookimpl
+        def register_commands(self, register):
+            register(object())
+
+    pm.strict = True
+    with pytest.raises(PluginLoadError, match="lacks name, help, configure, run"):
+        pm.register_plugin(Plugin(), name="bad-command")

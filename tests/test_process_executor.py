@@ -319,7 +319,9 @@ def test_filters_defined_in_a_test_function_travel_by_cloudpickle() -> None:
     finally:
         from imagestag_core.plugins import get_plugin_manager
 
-        get_plugin_manager().filters.entries.pop("offset_local", None)
+        registry = get_plugin_manager().filters
+        if "offset_local" in registry:
+            registry.remove("offset_local")
 
 
 @pytest.mark.timeout(90)

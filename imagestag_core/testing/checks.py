@@ -26,7 +26,13 @@ from hypothesis import settings as Settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
-from ..errors import ContractViolation, FrameError, ImagestagError, PipelineError
+from ..errors import (
+    ContractViolation,
+    FrameError,
+    ImagestagError,
+    InjectedFault,
+    PipelineError,
+)
 from ..executor import Executor
 from ..filter import Filter
 from ..image import Image
@@ -331,32 +337,17 @@ def registered_for_test(cls: type[Filter]) -> Iterator[str]:
     colormaps still resolve) plus ``cls``; the process-wide manager is restored
     afterwards.
     """
-    from ..plugins import (
-        create_plugin_manager,
-        get_plugin_manager,
-        register_filter,
-        registry_name_of,
-        use_plugin_manager,
-    )
+    from ..plugins import get_plugin_manager, register_filter, registry_name_of, use_plugin_manager
 
     name = registry_name_of(cls)
     if name is not None:
         yield name
         return
-    current = get_plugin_manager()
-    isolated = create_plugin_manager(autoload=False, env={})
-    isolated.load()
-    for kind in ("filters", "executors", "colormaps", "codecs"):
-        source, target = getattr(current, kind), getattr(isolated, kind)
-        target.entries.update(source.entries)
-        target.aliases.update(source.aliases)
+    isolated = get_plugin_manager().copy()
     name = _registrable_name(cls.name)
-    owner = isolated.filters.owner_of(name)
-    if owner is not None:
+    if name in isolated.filters:
         # the filter under test shadows an installed one of the same name
-        del isolated.filters.entries[owner.name]
-        for alias in [a for a, n in isolated.filters.aliases.items() if n == owner.name]:
-            del isolated.filters.aliases[alias]
+        isolated.filters.remove(name)
     with use_plugin_manager(isolated):
         register_filter(cls, name=name)
         yield name
@@ -567,10 +558,6 @@ def _concurrency_test(instances: st.SearchStrategy[Filter],
 # Module-level so a process executor can pickle them by reference.
 
 _FAIL_MARK = np.array([7, 251, 7, 251], dtype=np.uint8)
-
-
-class InjectedFault(ImagestagError):
-    """Raised by the kit's failing filter on a marked frame."""
 
 
 class KitFailOnMark(Filter):

@@ -333,7 +333,7 @@ def _registered_filters(names: Sequence[str] | None,
     skip = set(exclude)
     if names is not None:
         return [get_filter(n) for n in names if n not in skip]
-    return [e.obj for e in list_filters() if e.name not in skip]
+    return [e.obj for e in list_filters(include_hidden=True) if e.name not in skip]
 
 
 def filters(names: Sequence[str] | None = None, exclude: Iterable[str] = (),

@@ -75,7 +75,7 @@ class PipelinePayload:
 
 def _installed_entry(cls: type[Filter]) -> RegistryEntry | None:
     """The registry entry of ``cls`` when an installed distribution provides it."""
-    for entry in get_plugin_manager().filters.entries.values():
+    for entry in get_plugin_manager().filters.list(include_hidden=True):
         if entry.obj is cls and entry.distribution:
             return entry
     return None

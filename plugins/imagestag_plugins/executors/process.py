@@ -108,8 +108,9 @@ def _identity(cls: type) -> str:
 def _pack_stage(stage_name: str, filt: Filter) -> _StagePayload:
     """Decide how one filter reaches the workers; raise when it cannot."""
     cls = type(filt)
-    entry = next((e for e in get_plugin_manager().filters.entries.values() if e.obj is cls),
-                 None)
+    registry = get_plugin_manager().filters
+    name = registry.name_of(cls)
+    entry = registry.lookup(name) if name is not None else None
     spec = filt.to_dict() if entry is not None and entry.plugin != LOCAL_PROVIDER else None
     errors: list[str] = []
     pickled: bytes | None = None

@@ -15,7 +15,7 @@ import zlib
 from typing import Any
 
 from imagestag_core import hookimpl
-from imagestag_core.errors import ImagestagError
+from imagestag_core.errors import InjectedFault
 from imagestag_core.filter import Filter
 from imagestag_core.image import Image
 from imagestag_core.params import param
@@ -23,24 +23,6 @@ from imagestag_core.params import param
 __all__ = ["Delay", "FailOn", "HoldGIL", "InjectedFault"]
 
 MAX_MS = 1000.0
-
-
-class InjectedFault(ImagestagError, RuntimeError):
-    """The failure :class:`FailOn` raises on purpose; picklable, so it crosses processes.
-
-    An :class:`ImagestagError`, so it is one of the "clear errors" the contract
-    kit accepts from a filter (it is still a ``RuntimeError``).
-
-    ``frame`` is the metadata value that matched.
-    """
-
-    def __init__(self, message: str, frame: Any = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.frame = frame
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.message, self.frame))
 
 
 class FailOn(Filter):
@@ -132,6 +114,8 @@ class HoldGIL(Filter):
 
 @hookimpl
 def register_filters(register: Any) -> None:
-    register(FailOn)
-    register(Delay)
-    register(HoldGIL)
+    # test tools: they resolve by name everywhere but stay out of listings
+    # unless IMAGESTAG_TEST_TOOLS=1 (opt-in, like pytest's pytester)
+    register(FailOn, hidden=True)
+    register(Delay, hidden=True)
+    register(HoldGIL, hidden=True)
