@@ -45,31 +45,21 @@ raise :class:`~imagestag_core.errors.UnknownNameError` with the closest match.
 from __future__ import annotations
 
 import importlib
-import inspect
 import os
-import re
-import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from importlib import metadata as importlib_metadata
-from types import CodeType, FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import hookspecs
-from .codec import check_codec, codec_for_data, codec_for_path, get_codec, list_codecs
-from .colormap import (
-    ColormapRegistry,
-    check_colormap_name,
-    get_colormap,
-    list_colormaps,
-    validate_lut,
-)
+from .codec import codec_for_data, codec_for_path, get_codec, list_codecs
+from .colormap import ColormapRegistry, get_colormap, list_colormaps, validate_lut
+from .discovery import ENTRY_POINT_GROUP, env_flag, env_list, normalize, select_entry_points
 from .errors import DuplicateNameError, PluginError, PluginLoadError
+from .hookcall import KINDS, REGISTER_HOOKS, call_register_hook, describe
 from .registry import LOCAL_PROVIDER, Registry, RegistryEntry
 
 if TYPE_CHECKING:
@@ -103,6 +93,7 @@ __all__ = [
     "list_commands",
     "list_executors",
     "list_filters",
+    "normalize",
     "register_filter",
     "registry_name_of",
     "reset_plugin_manager",
@@ -110,150 +101,10 @@ __all__ = [
     "validate_lut",
 ]
 
-ENTRY_POINT_GROUP = "imagestag"
-BUILTIN_DISTRIBUTION = "imagestag"
-_NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
-_COMMAND_RE = re.compile(r"[a-z][a-z0-9_-]*")
 
 
 class PluginWarning(UserWarning):
     """A plugin failed to load or registered something invalid (strict mode raises)."""
-
-
-def normalize(name: str) -> str:
-    """PEP 503 normalisation, so ``My_Plugin`` matches ``my-plugin``."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _env_flag(env: Mapping[str, str], key: str) -> bool:
-    return env.get(key, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _env_list(env: Mapping[str, str], key: str) -> list[str]:
-    return [item.strip() for item in env.get(key, "").split(",") if item.strip()]
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
-# -- which implementation is calling ---------------------------------------------------
-
-
-class _Callers:
-    """Finds the hook implementation on the stack (or in a traceback).
-
-    pluggy calls each implementation in turn with the same ``register``
-    callback; the callback tells them apart by the code object of the frame
-    that called it (the implementation itself, or something it called).
-    """
-
-    def __init__(self, impls: Iterable[pluggy.HookImpl]) -> None:
-        self._by_code: dict[CodeType, list[pluggy.HookImpl]] = {}
-        for impl in impls:
-            for fn in {impl.function, inspect.unwrap(impl.function)}:
-                code = getattr(getattr(fn, "__func__", fn), "__code__", None)
-                if isinstance(code, CodeType):
-                    self._by_code.setdefault(code, []).append(impl)
-
-    def _match(self, frame: FrameType) -> pluggy.HookImpl | None:
-        candidates = self._by_code.get(frame.f_code)
-        if not candidates:
-            return None
-        if len(candidates) == 1:
-            return candidates[0]
-        # the same method of two instances: tell them apart by ``self``
-        owner = frame.f_locals.get("self")
-        for impl in candidates:
-            if getattr(impl.function, "__self__", None) is owner:
-                return impl
-        return candidates[0]
-
-    def on_stack(self, frame: FrameType | None) -> pluggy.HookImpl | None:
-        while frame is not None:
-            impl = self._match(frame)
-            if impl is not None:
-                return impl
-            frame = frame.f_back
-        return None
-
-    def in_traceback(self, tb: TracebackType | None) -> pluggy.HookImpl | None:
-        found = None
-        while tb is not None:
-            found = self._match(tb.tb_frame) or found
-            tb = tb.tb_next
-        return found
-
-
-@dataclass(frozen=True)
-class _Hook:
-    """One ``register_*`` hook: where its entries go and how a call is checked."""
-
-    name: str
-    registry: str
-    build: Callable[..., tuple[str, Any, tuple[str, ...], bool]]
-
-
-def _class_builder(kind: str, base: Callable[[], type]) -> Callable[..., tuple[
-        str, Any, tuple[str, ...], bool]]:
-    def build(cls: type, *, name: str | None = None, aliases: Iterable[str] = (),
-              hidden: bool = False) -> tuple[str, Any, tuple[str, ...], bool]:
-        required = base()
-        if not (isinstance(cls, type) and issubclass(cls, required)):
-            raise PluginError(f"register_{kind}s: {cls!r} is not a subclass of "
-                              f"{required.__module__}.{required.__name__}")
-        reg_name = name if name is not None else getattr(cls, "name", "")
-        alias_tuple = tuple(aliases)
-        for key in (reg_name, *alias_tuple):
-            if not isinstance(key, str) or not _NAME_RE.fullmatch(key):
-                raise PluginError(f"register_{kind}s: invalid name {key!r} for "
-                                  f"{cls.__name__}; use lower-case letters, digits and '_'")
-        return reg_name, cls, alias_tuple, bool(hidden)
-    return build
-
-
-def _filter_base() -> type:
-    from .filter import Filter
-
-    return Filter
-
-
-def _executor_base() -> type:
-    from .executor import Executor
-
-    return Executor
-
-
-def _build_colormap(name: str, lut: Any) -> tuple[str, Any, tuple[str, ...], bool]:
-    check_colormap_name(name)
-    return name, validate_lut(lut, name), (), False
-
-
-def _build_codec(codec: Any) -> tuple[str, Any, tuple[str, ...], bool]:
-    check_codec(codec)
-    return codec.name, codec, (), False
-
-
-def _build_command(command: Any) -> tuple[str, Any, tuple[str, ...], bool]:
-    missing = [a for a in ("name", "help", "configure", "run") if not hasattr(command, a)]
-    if missing:
-        raise PluginError(f"register_commands: {command!r} lacks {', '.join(missing)}")
-    name = command.name
-    if not isinstance(name, str) or not _COMMAND_RE.fullmatch(name):
-        raise PluginError(f"register_commands: invalid command name {name!r}; use "
-                          f"lower-case letters, digits, '-' and '_'")
-    return name, command, (), bool(getattr(command, "hidden", False))
-
-
-_HOOKS = (
-    _Hook("register_filters", "filters", _class_builder("filter", _filter_base)),
-    _Hook("register_executors", "executors", _class_builder("executor", _executor_base)),
-    _Hook("register_colormaps", "colormaps", _build_colormap),
-    _Hook("register_codecs", "codecs", _build_codec),
-    _Hook("register_commands", "commands", _build_command),
-)
-_KINDS = {"filters": "filter", "executors": "executor", "colormaps": "colormap",
-          "codecs": "codec", "commands": "command"}
 
 
 class PluginManager:
@@ -275,8 +126,8 @@ class PluginManager:
         self.pm.add_hookspecs(hookspecs)
         self.autoload = autoload
         self.env: Mapping[str, str] = os.environ if env is None else env
-        self.strict = _env_flag(self.env, "IMAGESTAG_STRICT_PLUGINS")
-        show = _env_flag(self.env, "IMAGESTAG_TEST_TOOLS")
+        self.strict = env_flag(self.env, "IMAGESTAG_STRICT_PLUGINS")
+        show = env_flag(self.env, "IMAGESTAG_TEST_TOOLS")
         self.filters: Registry[type[Filter]] = Registry("filter", show_hidden=show)
         self.executors: Registry[type[Executor]] = Registry("executor", show_hidden=show)
         self.colormaps: Registry[np.ndarray] = ColormapRegistry("colormap", show_hidden=show)
@@ -300,14 +151,14 @@ class PluginManager:
 
     def registry(self, kind: str) -> Registry[Any]:
         """The registry of ``kind`` (``"filters"`` or ``"filter"``)."""
-        attr = kind if kind in _KINDS else f"{kind}s"
-        if attr not in _KINDS:
-            raise PluginError(f"no registry for {kind!r}; kinds: {', '.join(_KINDS)}")
+        attr = kind if kind in KINDS else f"{kind}s"
+        if attr not in KINDS:
+            raise PluginError(f"no registry for {kind!r}; kinds: {', '.join(KINDS)}")
         registry: Registry[Any] = getattr(self, attr)
         return registry
 
     def registries(self) -> dict[str, Registry[Any]]:
-        return {attr: getattr(self, attr) for attr in _KINDS}
+        return {attr: getattr(self, attr) for attr in KINDS}
 
     # -- loading -----------------------------------------------------------------------
 
@@ -319,52 +170,35 @@ class PluginManager:
             self._loaded = True
             if self.autoload:
                 self._load_entry_points()
-            for module_name in _env_list(self.env, "IMAGESTAG_PLUGINS"):
+            for module_name in env_list(self.env, "IMAGESTAG_PLUGINS"):
                 if self.pm.has_plugin(module_name):
                     continue
                 try:
                     module = importlib.import_module(module_name)
                 except Exception as exc:
                     self._report(self._import_errors,
-                                 PluginLoadError(module_name, None, _describe(exc)), exc)
+                                 PluginLoadError(module_name, None, describe(exc)), exc)
                     continue
                 self._add_plugin(module, module_name, None, None)
             self.collect()
         return self
 
     def _load_entry_points(self) -> None:
-        allow = {normalize(n) for n in _env_list(self.env, "IMAGESTAG_PLUGINS_ALLOW")}
-        block = {normalize(n) for n in _env_list(self.env, "IMAGESTAG_PLUGINS_BLOCK")}
-        builtins_only = _env_flag(self.env, "IMAGESTAG_DISABLE_PLUGIN_AUTOLOAD")
-        seen: set[tuple[str, str]] = set()
-        for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
-            dist = ep.dist.metadata["Name"] if ep.dist is not None else None
-            version = ep.dist.version if ep.dist is not None else None
-            if (ep.name, ep.value) in seen:
-                continue
-            seen.add((ep.name, ep.value))
-            keys = {normalize(ep.name)} | ({normalize(dist)} if dist else set())
-            builtin = dist is not None and normalize(dist) == BUILTIN_DISTRIBUTION
-            if builtins_only and not builtin:
-                self.skipped.append((ep.name, "IMAGESTAG_DISABLE_PLUGIN_AUTOLOAD"))
-                continue
-            if allow and not keys & allow:
-                self.skipped.append((ep.name, "not in IMAGESTAG_PLUGINS_ALLOW"))
-                continue
-            if keys & block:
-                self.skipped.append((ep.name, "in IMAGESTAG_PLUGINS_BLOCK"))
-                continue
-            if self.pm.has_plugin(ep.name):
+        sources, skipped = select_entry_points(self.env)
+        self.skipped.extend(skipped)
+        for source in sources:
+            if self.pm.has_plugin(source.name):
                 self._report(self._import_errors, PluginLoadError(
-                    ep.name, dist, "an entry point of that name was already loaded"), None)
+                    source.name, source.distribution,
+                    "an entry point of that name was already loaded"), None)
                 continue
             try:
-                plugin = ep.load()
+                plugin = source.entry_point.load()
             except Exception as exc:
-                self._report(self._import_errors, PluginLoadError(ep.name, dist,
-                                                                  _describe(exc)), exc)
+                self._report(self._import_errors, PluginLoadError(
+                    source.name, source.distribution, describe(exc)), exc)
                 continue
-            self._add_plugin(plugin, ep.name, dist, version)
+            self._add_plugin(plugin, source.name, source.distribution, source.version)
 
     def _add_plugin(self, plugin: object, name: str, distribution: str | None,
                     version: str | None) -> bool:
@@ -421,64 +255,14 @@ class PluginManager:
         """Call every ``register_*`` hook through pluggy and rebuild the registries."""
         with self._lock:
             self._hook_errors = []
-            for hook in _HOOKS:
+            for hook in REGISTER_HOOKS:
                 registry = self.registry(hook.registry)
-                registry.set_collected(self._call(hook, registry.kind))
+                registry.set_collected(call_register_hook(
+                    self.pm, hook, registry.kind, provenance=self._provenance_of,
+                    report=self._report, errors=self._hook_errors, strict=self.strict))
 
-    def _call(self, hook: _Hook, kind: str) -> list[RegistryEntry[Any]]:
-        excluded: list[object] = []
-        while True:
-            caller = (self.pm.subset_hook_caller(hook.name, excluded) if excluded
-                      else getattr(self.pm.hook, hook.name))
-            callers = _Callers(caller.get_hookimpls())
-            staged: dict[str, RegistryEntry[Any]] = {}
-            errors: list[PluginError] = []
-            try:
-                caller(register=self._registrar(hook, kind, callers, staged, errors))
-            except Exception as exc:
-                if self.strict and isinstance(exc, PluginError):
-                    raise
-                impl = callers.in_traceback(exc.__traceback__)
-                plugin = (self.pm.get_name(impl.plugin) if impl is not None else None) or \
-                    "(unknown plugin)"
-                dist = self._provenance.get(plugin, (None, None))[0]
-                self._report(self._hook_errors, PluginLoadError(
-                    plugin, dist, f"{hook.name} failed: {_describe(exc)}"), exc)
-                if impl is None or impl.plugin in excluded:
-                    return []
-                # call the hook again without that implementation; pluggy has no
-                # per-implementation isolation, and the others' order must stay its own
-                excluded.append(impl.plugin)
-                continue
-            self._hook_errors.extend(errors)
-            return list({id(e): e for e in staged.values()}.values())
-
-    def _registrar(self, hook: _Hook, kind: str, callers: _Callers,
-                   staged: dict[str, RegistryEntry[Any]],
-                   errors: list[PluginError]) -> Callable[..., None]:
-        """The ``register`` callback of one hook call; it records who calls it."""
-        def register(*args: Any, **kwargs: Any) -> None:
-            impl = callers.on_stack(sys._getframe(1))
-            if impl is None:
-                raise PluginError(f"{hook.name}: register() was called outside the hook "
-                                  f"call (use the callback only while the hook runs)")
-            plugin = self.pm.get_name(impl.plugin) or repr(impl.plugin)
-            dist, version = self._provenance.get(plugin, (None, None))
-            try:
-                name, obj, aliases, hidden = hook.build(*args, **kwargs)
-            except PluginError as exc:
-                self._report(errors, PluginLoadError(plugin, dist, str(exc)), exc)
-                return
-            entry = RegistryEntry(kind, name, obj, aliases, plugin, dist, version, hidden)
-            for key in (name, *aliases):
-                owner = staged.get(key)
-                if owner is not None:
-                    self._report(errors, DuplicateNameError(kind, key, owner.provider,
-                                                            entry.provider), None)
-                    return
-            for key in (name, *aliases):
-                staged[key] = entry
-        return register
+    def _provenance_of(self, plugin: str) -> tuple[str | None, str | None]:
+        return self._provenance.get(plugin, (None, None))
 
     # -- the local layer ---------------------------------------------------------------
 
@@ -490,7 +274,7 @@ class PluginManager:
         entry survives later hook calls.
         """
         registry = self.registry(kind)
-        hook = next(h for h in _HOOKS if h.registry == _attr(kind))
+        hook = next(h for h in REGISTER_HOOKS if h.registry == _attr(kind))
         name, obj, aliases, hidden = hook.build(*args, **kwargs)
         entry = RegistryEntry(registry.kind, name, obj, aliases, LOCAL_PROVIDER, None, None,
                               hidden)
@@ -526,7 +310,7 @@ class PluginManager:
 
 
 def _attr(kind: str) -> str:
-    return kind if kind in _KINDS else f"{kind}s"
+    return kind if kind in KINDS else f"{kind}s"
 
 
 # -- the process-wide manager ---------------------------------------------------------
