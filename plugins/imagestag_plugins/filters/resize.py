@@ -9,17 +9,24 @@ both numbers.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import functools
+from typing import TYPE_CHECKING, Any, Literal
 
-import cv2
 import numpy as np
 
 from imagestag_core import hookimpl
 from imagestag_core.errors import FilterParameterError
 from imagestag_core.filter import Filter
 from imagestag_core.image import Image
+from imagestag_core.lazy_import import lazy_module
 from imagestag_core.params import param
 from imagestag_core.pixel_format import PixelFormat
+
+if TYPE_CHECKING:
+    import cv2
+else:
+    # OpenCV loads on first use, so listing plugins does not import it.
+    cv2 = lazy_module("cv2", globals())
 
 __all__ = ["Resize", "resize_array"]
 
@@ -27,13 +34,17 @@ MAX_SIDE = 65535
 
 Interpolation = Literal["auto", "nearest", "linear", "cubic", "area", "lanczos"]
 
-_CV_FLAGS = {
-    "nearest": cv2.INTER_NEAREST,
-    "linear": cv2.INTER_LINEAR,
-    "cubic": cv2.INTER_CUBIC,
-    "area": cv2.INTER_AREA,
-    "lanczos": cv2.INTER_LANCZOS4,
-}
+
+@functools.cache
+def _cv_flags() -> dict[str, int]:
+    # built on first use: evaluating cv2.* at import time would import OpenCV
+    return {
+        "nearest": cv2.INTER_NEAREST,
+        "linear": cv2.INTER_LINEAR,
+        "cubic": cv2.INTER_CUBIC,
+        "area": cv2.INTER_AREA,
+        "lanczos": cv2.INTER_LANCZOS4,
+    }
 
 
 def resize_array(src: np.ndarray, dsize: tuple[int, int],
@@ -62,7 +73,7 @@ def resize_array(src: np.ndarray, dsize: tuple[int, int],
     if (target_w, target_h) == (w, h):
         return src
     if interpolation != "auto":
-        return cv2.resize(src, dsize, interpolation=_CV_FLAGS[interpolation])
+        return cv2.resize(src, dsize, interpolation=_cv_flags()[interpolation])
     if target_w >= w and target_h >= h:
         return cv2.resize(src, dsize, interpolation=cv2.INTER_LINEAR)
     factor = min(w // target_w, h // target_h)
