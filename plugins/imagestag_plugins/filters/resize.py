@@ -10,7 +10,7 @@ both numbers.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
@@ -33,6 +33,8 @@ __all__ = ["Resize", "resize_array"]
 MAX_SIDE = 65535
 
 Interpolation = Literal["auto", "nearest", "linear", "cubic", "area", "lanczos"]
+Mode = Literal["exact", "fit", "fill", "pad"]
+Size = tuple[int | None, int | None]
 
 
 @functools.cache
@@ -125,16 +127,35 @@ class Resize(Filter):
 
     name = "resize"
 
-    size: tuple[int | None, int | None] | None = param(
+    size: Size | None = param(
         None, min=1, max=MAX_SIDE, example=(1920, 1080),
         doc="target (width, height); one side None keeps the aspect")
     scale: float | None = param(None, min=0.001, max=64.0, example=0.5,
                                 doc="factor for both sides")
-    mode: Literal["exact", "fit", "fill", "pad"] = param(
+    mode: Mode = param(
         "exact", doc="how a full size is reached: exact, fit, fill (crop) or pad")
     interpolation: Interpolation = param("auto", doc="auto = antialiased fast downscale")
     pad_color: tuple[float, ...] = param((0.0, 0.0, 0.0), min=0.0, max=65535.0,
                                          doc="letterbox colour (RGB order) for mode=pad")
+
+    if TYPE_CHECKING:
+        # The first positional value is a size *or* a scale (see map_positional),
+        # which the __init__ synthesised from the fields cannot express; these
+        # are the typed call forms.  At run time Filter.__init__ does the work.
+        @overload
+        def __init__(self, size: Size, mode: Mode = ..., interpolation: Interpolation = ...,
+                     pad_color: tuple[float, ...] = ..., *, scale: None = None) -> None: ...
+
+        @overload
+        def __init__(self, scale: float, mode: Mode = ..., interpolation: Interpolation = ...,
+                     pad_color: tuple[float, ...] = ..., *, size: None = None) -> None: ...
+
+        @overload
+        def __init__(self, *, size: Size | None = None, scale: float | None = None,
+                     mode: Mode = ..., interpolation: Interpolation = ...,
+                     pad_color: tuple[float, ...] = ...) -> None: ...
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     @classmethod
     def map_positional(cls, args: tuple[Any, ...]) -> dict[str, Any]:
