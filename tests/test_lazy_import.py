@@ -22,7 +22,7 @@ LIST_PLUGINS = (
     "manager = get_plugin_manager()\n"
     "assert imagestag_core.list_filters() and imagestag_core.list_codecs()\n"
     "assert imagestag_core.list_executors() and imagestag_core.list_colormaps()\n"
-    "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in %r)))\n" % (HEAVY,)
+    f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})))\n"
 )
 
 
