@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import sys
 import typing
 from collections.abc import Mapping
 from difflib import get_close_matches
@@ -13,9 +14,25 @@ from .errors import FilterParameterError
 from .image import Image
 from .params import ParamSpec, resolve_params
 
+if sys.version_info >= (3, 11):
+    from typing import dataclass_transform
+else:
+    from typing_extensions import dataclass_transform
+
 __all__ = ["Filter"]
 
 
+# Type checkers synthesise each subclass's ``__init__`` from its annotated
+# parameters (so ``Resize(bogus=3)`` is an error).  Not ``frozen_default``:
+# ``__post_init__`` may set attributes by contract, and the runtime enforces
+# immutability after it.
+# ``param`` is deliberately not a field specifier: type checkers only read a
+# field specifier's *keyword* ``default=``, and filters pass it positionally
+# (``param(1.0, min=0.0)``), so every parameter would look required.  Any
+# assigned value (a ``param(...)`` call included) marks a parameter optional; a
+# required one is declared with a bare annotation.  The runtime ``__init__``
+# below stays the one that runs (validation, coercion, ``map_positional``).
+@dataclass_transform()
 class Filter:
     """Base class of every filter: immutable configuration plus a pure ``apply``.
 

@@ -26,6 +26,7 @@ threshold at which Pillow refuses); set it with :func:`set_max_pixels` or the
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Mapping
@@ -33,7 +34,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 
 from .errors import (
@@ -44,12 +44,17 @@ from .errors import (
     ImageFileNotFoundError,
     ImagestagError,
 )
+from .lazy_import import lazy_module
 from .pixel_format import PixelFormat
 
 if TYPE_CHECKING:
+    import cv2
     from PIL import Image as PILImage
 
     from .codec import Codec, ImageInfo
+else:
+    # OpenCV loads on the first pixel conversion, not with ``import imagestag_core``.
+    cv2 = lazy_module("cv2", globals())
 
 __all__ = ["DEFAULT_MAX_PIXELS", "Image", "get_max_pixels", "set_max_pixels"]
 
@@ -94,12 +99,11 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
-_CONVERSIONS: dict[tuple[PixelFormat, PixelFormat], int] = {}
-
-
-def _init_conversions() -> None:
+@functools.cache
+def _conversions() -> dict[tuple[PixelFormat, PixelFormat], int]:
+    """The ``cvtColor`` code of each format pair, built on first use (it needs cv2)."""
     f = PixelFormat
-    pairs = {
+    return {
         (f.RGB, f.BGR): cv2.COLOR_RGB2BGR, (f.RGB, f.RGBA): cv2.COLOR_RGB2RGBA,
         (f.RGB, f.BGRA): cv2.COLOR_RGB2BGRA, (f.RGB, f.GRAY): cv2.COLOR_RGB2GRAY,
         (f.BGR, f.RGB): cv2.COLOR_BGR2RGB, (f.BGR, f.RGBA): cv2.COLOR_BGR2RGBA,
@@ -111,10 +115,6 @@ def _init_conversions() -> None:
         (f.GRAY, f.RGB): cv2.COLOR_GRAY2RGB, (f.GRAY, f.BGR): cv2.COLOR_GRAY2BGR,
         (f.GRAY, f.RGBA): cv2.COLOR_GRAY2RGBA, (f.GRAY, f.BGRA): cv2.COLOR_GRAY2BGRA,
     }
-    _CONVERSIONS.update(pairs)
-
-
-_init_conversions()
 
 
 def convert_pixels(pixels: np.ndarray, src: PixelFormat, dst: PixelFormat) -> np.ndarray:
@@ -126,7 +126,7 @@ def convert_pixels(pixels: np.ndarray, src: PixelFormat, dst: PixelFormat) -> np
             f"cannot convert a {pixels.dtype} {src} image to {dst}: colour formats are uint8; "
             f"map it to colour with FalseColor, or scale it to uint8 first"
         )
-    out = cv2.cvtColor(pixels, _CONVERSIONS[(src, dst)])
+    out = cv2.cvtColor(pixels, _conversions()[(src, dst)])
     return out
 
 

@@ -145,7 +145,7 @@ def _outcome(f: Filter, image: Image) -> tuple[Any, ...]:
 
 
 def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-    return a[0] == b[0] and a[1] == b[1]
+    return bool(a[0] == b[0] and a[1] == b[1])
 
 
 def _show(outcome: tuple[Any, ...]) -> str:
@@ -651,7 +651,8 @@ def _bounded(fn: Callable[[], T], timeout: float, what: str) -> T:
                       hang=True)
     if "error" in box:
         raise box["error"]
-    return box["value"]
+    value: T = box["value"]
+    return value
 
 
 def _collect(ex: Executor, timeout: float) -> list[tuple[int, Any]]:

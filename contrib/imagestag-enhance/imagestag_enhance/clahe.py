@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 from imagestag_core import Filter, Image, PixelFormat, hookimpl, param
 from imagestag_core.errors import FilterParameterError, ImageError
+from imagestag_core.lazy_import import lazy_module
 
-#: colour images are equalised on the lightness of CIE L*a*b*, so hues stay put
-_TO_LAB = {PixelFormat.RGB: (cv2.COLOR_RGB2LAB, cv2.COLOR_LAB2RGB),
-           PixelFormat.BGR: (cv2.COLOR_BGR2LAB, cv2.COLOR_LAB2BGR),
-           PixelFormat.RGBA: (cv2.COLOR_RGB2LAB, cv2.COLOR_LAB2RGB),
-           PixelFormat.BGRA: (cv2.COLOR_BGR2LAB, cv2.COLOR_LAB2BGR)}
+if TYPE_CHECKING:
+    import cv2
+else:
+    # OpenCV loads on first use, so `imagestag plugins` does not import it.
+    cv2 = lazy_module("cv2", globals())
+
+
+@functools.cache
+def _to_lab() -> dict[PixelFormat, tuple[int, int]]:
+    """Colour images are equalised on the lightness of CIE L*a*b*, so hues stay put.
+
+    Built on first use: evaluating cv2.* at import time would import OpenCV.
+    """
+    return {PixelFormat.RGB: (cv2.COLOR_RGB2LAB, cv2.COLOR_LAB2RGB),
+            PixelFormat.BGR: (cv2.COLOR_BGR2LAB, cv2.COLOR_LAB2BGR),
+            PixelFormat.RGBA: (cv2.COLOR_RGB2LAB, cv2.COLOR_LAB2RGB),
+            PixelFormat.BGRA: (cv2.COLOR_BGR2LAB, cv2.COLOR_LAB2BGR)}
 
 
 def equalize(gray: np.ndarray, clip_limit: float, tile_grid: tuple[int, int]) -> np.ndarray:
@@ -56,7 +69,7 @@ class CLAHE(Filter):
                              f"the image to an integer type first")
         if fmt is PixelFormat.GRAY:
             return image.derive(equalize(pixels, self.clip_limit, self.tile_grid), fmt)
-        forward, back = _TO_LAB[fmt]
+        forward, back = _to_lab()[fmt]
         lab = cv2.cvtColor(np.ascontiguousarray(pixels[:, :, :3]), forward)
         lab[:, :, 0] = equalize(lab[:, :, 0], self.clip_limit, self.tile_grid)
         color = cv2.cvtColor(lab, back)

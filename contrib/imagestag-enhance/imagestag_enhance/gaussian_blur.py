@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 from imagestag_core import Filter, Image, hookimpl, param
+from imagestag_core.lazy_import import lazy_module
+
+if TYPE_CHECKING:
+    import cv2
+else:
+    # OpenCV loads on first use, so `imagestag plugins` does not import it.
+    cv2 = lazy_module("cv2", globals())
 
 
 def gaussian(pixels: np.ndarray, sigma: float) -> np.ndarray:

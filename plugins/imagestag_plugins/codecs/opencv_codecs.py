@@ -36,17 +36,24 @@ are, not blended); PNG keeps 16-bit gray; TIFF keeps 16-bit and float32 gray.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import cv2
 import numpy as np
 
 from imagestag_core import hookimpl
 from imagestag_core.codec import ImageInfo
 from imagestag_core.errors import CodecError, DecodeError
+from imagestag_core.lazy_import import lazy_module
 from imagestag_core.pixel_format import PixelFormat
+
+if TYPE_CHECKING:
+    import cv2
+else:
+    # OpenCV loads on first use, so listing plugins does not import it.
+    cv2 = lazy_module("cv2", globals())
 
 __all__ = ["BmpCodec", "JpegCodec", "PngCodec", "TiffCodec", "WebpCodec"]
 
@@ -54,13 +61,24 @@ _U8: np.dtype[Any] = np.dtype(np.uint8)
 _U16: np.dtype[Any] = np.dtype(np.uint16)
 _F32: np.dtype[Any] = np.dtype(np.float32)
 
-_REDUCE_COLOR = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2,
-                 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
-_REDUCE_GRAY = {1: cv2.IMREAD_GRAYSCALE, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2,
+_SUBSAMPLING_NAMES = ("4:2:0", "4:2:2", "4:4:4")
+
+
+# The OpenCV flag tables are built on first use: evaluating cv2.* here would import cv2.
+@functools.cache
+def _reduce_flags(gray: bool) -> dict[int, int]:
+    if gray:
+        return {1: cv2.IMREAD_GRAYSCALE, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2,
                 4: cv2.IMREAD_REDUCED_GRAYSCALE_4, 8: cv2.IMREAD_REDUCED_GRAYSCALE_8}
-_SUBSAMPLING = {"4:2:0": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420,
-                "4:2:2": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422,
-                "4:4:4": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444}
+    return {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2,
+            4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+@functools.cache
+def _subsampling_flags() -> dict[str, int]:
+    return {"4:2:0": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420,
+            "4:2:2": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422,
+            "4:4:4": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444}
 
 
 # -- small binary helpers ---------------------------------------------------------
@@ -339,7 +357,7 @@ class JpegCodec(_OpenCVCodec):
         # after the frame header is the proof the file is complete
         if data.rfind(b"\xff\xd9", frame_end) < 0:
             raise DecodeError(f"truncated JPEG data ({len(data)} bytes, no end-of-image marker)")
-        flags = (_REDUCE_GRAY if info.pixel_format is PixelFormat.GRAY else _REDUCE_COLOR)[reduce]
+        flags = _reduce_flags(info.pixel_format is PixelFormat.GRAY)[reduce]
         # the colour/gray flags (unlike IMREAD_UNCHANGED) make OpenCV apply EXIF orientation
         array = _imdecode(data, flags, self.name)
         return array, info.pixel_format
@@ -349,13 +367,13 @@ class JpegCodec(_OpenCVCodec):
         _require_dtypes(pixels, pixel_format, (_U8,), self.name)
         quality = _int_option(options, "quality", 90, 1, 100, self.name)
         subsampling = options.get("subsampling", "4:2:0")
-        if subsampling not in _SUBSAMPLING:
+        if subsampling not in _SUBSAMPLING_NAMES:
             raise CodecError(f"jpeg: subsampling={subsampling!r} must be one of "
-                             f"{', '.join(_SUBSAMPLING)}")
+                             f"{', '.join(_SUBSAMPLING_NAMES)}")
         bgr = _to_bgr_family(pixels, pixel_format, keep_alpha=False, keep_gray=True)
         params = [cv2.IMWRITE_JPEG_QUALITY, quality]
         if bgr.ndim == 3:
-            params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, _SUBSAMPLING[subsampling]]
+            params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, _subsampling_flags()[subsampling]]
         return _imencode(".jpg", bgr, params, self.name)
 
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import cv2
 import numpy as np
 
 from imagestag_core import hookimpl
 from imagestag_core.errors import DecodeError, ImagestagError
 from imagestag_core.filter import Filter
 from imagestag_core.image import Image
+from imagestag_core.lazy_import import lazy_module
 from imagestag_core.params import param
+
+if TYPE_CHECKING:
+    import cv2
+else:
+    # OpenCV loads on first use, so listing plugins does not import it.
+    cv2 = lazy_module("cv2", globals())
 
 __all__ = ["Decode"]
 

@@ -7,17 +7,23 @@ table (about 2 ms at 1080p), never numpy fancy indexing (about 10x slower).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 
 from imagestag_core import get_colormap, hookimpl
 from imagestag_core.errors import FilterParameterError, UnknownNameError
 from imagestag_core.filter import Filter
 from imagestag_core.image import Image
+from imagestag_core.lazy_import import lazy_module
 from imagestag_core.params import param
 from imagestag_core.pixel_format import PixelFormat
+
+if TYPE_CHECKING:
+    import cv2
+else:
+    # OpenCV loads on first use, so listing plugins does not import it.
+    cv2 = lazy_module("cv2", globals())
 
 __all__ = ["FalseColor"]
 

@@ -9,31 +9,44 @@ both numbers.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import functools
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-import cv2
 import numpy as np
 
 from imagestag_core import hookimpl
 from imagestag_core.errors import FilterParameterError
 from imagestag_core.filter import Filter
 from imagestag_core.image import Image
+from imagestag_core.lazy_import import lazy_module
 from imagestag_core.params import param
 from imagestag_core.pixel_format import PixelFormat
+
+if TYPE_CHECKING:
+    import cv2
+else:
+    # OpenCV loads on first use, so listing plugins does not import it.
+    cv2 = lazy_module("cv2", globals())
 
 __all__ = ["Resize", "resize_array"]
 
 MAX_SIDE = 65535
 
 Interpolation = Literal["auto", "nearest", "linear", "cubic", "area", "lanczos"]
+Mode = Literal["exact", "fit", "fill", "pad"]
+Size = tuple[int | None, int | None]
 
-_CV_FLAGS = {
-    "nearest": cv2.INTER_NEAREST,
-    "linear": cv2.INTER_LINEAR,
-    "cubic": cv2.INTER_CUBIC,
-    "area": cv2.INTER_AREA,
-    "lanczos": cv2.INTER_LANCZOS4,
-}
+
+@functools.cache
+def _cv_flags() -> dict[str, int]:
+    # built on first use: evaluating cv2.* at import time would import OpenCV
+    return {
+        "nearest": cv2.INTER_NEAREST,
+        "linear": cv2.INTER_LINEAR,
+        "cubic": cv2.INTER_CUBIC,
+        "area": cv2.INTER_AREA,
+        "lanczos": cv2.INTER_LANCZOS4,
+    }
 
 
 def resize_array(src: np.ndarray, dsize: tuple[int, int],
@@ -62,7 +75,7 @@ def resize_array(src: np.ndarray, dsize: tuple[int, int],
     if (target_w, target_h) == (w, h):
         return src
     if interpolation != "auto":
-        return cv2.resize(src, dsize, interpolation=_CV_FLAGS[interpolation])
+        return cv2.resize(src, dsize, interpolation=_cv_flags()[interpolation])
     if target_w >= w and target_h >= h:
         return cv2.resize(src, dsize, interpolation=cv2.INTER_LINEAR)
     factor = min(w // target_w, h // target_h)
@@ -114,16 +127,35 @@ class Resize(Filter):
 
     name = "resize"
 
-    size: tuple[int | None, int | None] | None = param(
+    size: Size | None = param(
         None, min=1, max=MAX_SIDE, example=(1920, 1080),
         doc="target (width, height); one side None keeps the aspect")
     scale: float | None = param(None, min=0.001, max=64.0, example=0.5,
                                 doc="factor for both sides")
-    mode: Literal["exact", "fit", "fill", "pad"] = param(
+    mode: Mode = param(
         "exact", doc="how a full size is reached: exact, fit, fill (crop) or pad")
     interpolation: Interpolation = param("auto", doc="auto = antialiased fast downscale")
     pad_color: tuple[float, ...] = param((0.0, 0.0, 0.0), min=0.0, max=65535.0,
                                          doc="letterbox colour (RGB order) for mode=pad")
+
+    if TYPE_CHECKING:
+        # The first positional value is a size *or* a scale (see map_positional),
+        # which the __init__ synthesised from the fields cannot express; these
+        # are the typed call forms.  At run time Filter.__init__ does the work.
+        @overload
+        def __init__(self, size: Size, mode: Mode = ..., interpolation: Interpolation = ...,
+                     pad_color: tuple[float, ...] = ..., *, scale: None = None) -> None: ...
+
+        @overload
+        def __init__(self, scale: float, mode: Mode = ..., interpolation: Interpolation = ...,
+                     pad_color: tuple[float, ...] = ..., *, size: None = None) -> None: ...
+
+        @overload
+        def __init__(self, *, size: Size | None = None, scale: float | None = None,
+                     mode: Mode = ..., interpolation: Interpolation = ...,
+                     pad_color: tuple[float, ...] = ...) -> None: ...
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     @classmethod
     def map_positional(cls, args: tuple[Any, ...]) -> dict[str, Any]:
