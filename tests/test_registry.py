@@ -33,7 +33,7 @@ def test_lookup_resolves_names_aliases_and_case() -> None:
 def test_add_refuses_a_taken_name_or_alias_naming_both_providers() -> None:
     registry: Registry[object] = Registry("thing")
     registry.add(_entry("blur", aliases=("soft",), plugin="first"))
-    with pytest.raises(DuplicateNameError, match="'first'.*'second'"):
+    with pytest.raises(DuplicateNameError, match=r"'first'.*'second'"):
         registry.add(_entry("soft", plugin="second"))
 
 
@@ -97,8 +97,10 @@ def test_imagestag_test_tools_switch_lists_the_fault_filters() -> None:
 
 
 def test_one_injected_fault_class_for_the_fault_filter_and_the_kit() -> None:
+    from imagestag_plugins.filters.faults import FailOn
+    from imagestag_plugins.filters.faults import InjectedFault as plugin_fault
+
     from imagestag_core.errors import InjectedFault
-    from imagestag_plugins.filters.faults import FailOn, InjectedFault as plugin_fault
 
     assert plugin_fault is InjectedFault
     with pytest.raises(InjectedFault):
