@@ -10,13 +10,14 @@ from collections import Counter
 from pathlib import Path
 
 import cv2
+import imagestag_plugins.commands.plugins as plugins_command
 import numpy as np
 import pytest
+from imagestag_plugins.app.main import main
+from imagestag_plugins.app.samples import photo_like_array
 
 from imagestag_core import FilterPipeline, Image
-from imagestag_core.cli import main
 from imagestag_core.plugins import create_plugin_manager, use_plugin_manager
-from imagestag_core.samples import photo_like_array
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -78,6 +79,8 @@ def test_plugins_shows_load_errors(capsys):
                                     env={"IMAGESTAG_PLUGINS": "no_such_imagestag_plugin"})
     with use_plugin_manager(manager), pytest.warns(Warning):
         manager.load()
+    # the command itself is a plugin, and this manager autoloads no entry point
+    manager.register_plugin(plugins_command)
     with use_plugin_manager(manager):
         code, out, _ = run_cli(capsys, "plugins", "--json")
         text_code, text, _ = run_cli(capsys, "plugins")
@@ -342,7 +345,7 @@ def test_bench_plot_without_matplotlib_says_what_to_install(capsys, monkeypatch,
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "imagestag_core.cli", *args]
+    return [sys.executable, "-m", "imagestag_plugins.app.main", *args]
 
 
 def test_console_script_reports_bad_input_without_a_traceback(tmp_path):
