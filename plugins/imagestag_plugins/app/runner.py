@@ -142,8 +142,9 @@ def run_files(pipeline: FilterPipeline, jobs: Sequence[FileJob], *, executor: st
                 return
             report.frames_in += 1
             try:
-                # reads bytes and the header only; the workers decode
-                image = Image(job.src)
+                # reads bytes and the header only; the workers decode (at the reduced
+                # size prepare_source picks; executors call it too, which is a no-op then)
+                image = pipeline.prepare_source(Image(job.src))
             except (ImagestagError, OSError) as exc:
                 failed(job.src, describe(exc))
                 tick(control)
