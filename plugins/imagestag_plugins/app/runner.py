@@ -3,11 +3,12 @@
 * :func:`~imagestag_plugins.app.planning.plan_jobs` decides the inputs and outputs.
 * The main thread only reads file bytes and header (cheap); decoding happens in
   the executor's workers, because an encoded :class:`Image` decodes lazily.
-  Shrink-on-load is the pipeline's: every executor calls
-  :meth:`FilterPipeline.prepare_source`, which asks the first filter's
-  ``decode_hint`` how much smaller the codec may decode (a ``resize`` to a
-  quarter of a JPEG decodes it at 1/4 directly, as libvips does).  The report
-  says the factor the first input gets.
+  Shrink-on-load is the pipeline's: each input goes through
+  :meth:`FilterPipeline.prepare_source` (executors call it too; a second call
+  is a no-op), which asks the first filter's ``decode_hint`` how much smaller
+  the codec may decode (a ``resize`` to a quarter of a JPEG decodes it at 1/4
+  directly, as libvips does) without decoding anything.  The report says the
+  factor the first input gets.
 * Every output is written with :func:`imagestag_core.atomic.write_atomic`, so
   an interrupted run leaves finished files and nothing half-written.
   :attr:`RunControl.stop` (set by the CLI's SIGINT handler) stops feeding new
