@@ -126,11 +126,21 @@ APPLICATION_HEAVY = {"tqdm", "matplotlib", "imagestag_plugins.app.runner",
                      "imagestag_plugins.app.samples", "imagestag_plugins.app.reports"}
 
 
-def test_version_loads_no_plugin_and_nothing_heavy_of_the_application():
+def test_version_imports_no_plugin_no_core_no_numpy_and_no_opencv():
     loaded = _modules_after(["--version"])
+    heavy = {m for m in loaded if m.split(".")[0] in ("numpy", "cv2", "imagestag_core")}
+    assert heavy == set()
     assert not {m for m in loaded if m.startswith("imagestag_plugins.")
                 and not m.startswith("imagestag_plugins.app")}
     assert not loaded & APPLICATION_HEAVY
+
+
+def test_version_is_the_cores_version():
+    from imagestag_core import __version__
+
+    proc = subprocess.run([_console_script(), "--version"], capture_output=True, text=True,
+                          timeout=60)
+    assert (proc.returncode, proc.stdout) == (0, f"imagestag {__version__}\n")
 
 
 def test_plugins_imports_no_runner_benchmark_plotting_or_progress_bar():

@@ -21,19 +21,43 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from imagestag_core import __version__
-from imagestag_core.errors import ImagestagError
-
-from .output import EXIT_ERROR, EXIT_INTERRUPTED, err, one_line
+# only the standard library at module level: ``imagestag --version`` must not pay for
+# numpy, OpenCV or the plugins (the core is imported once a command is needed)
 
 __all__ = ["build_parser", "main"]
 
 _COMMAND_DEST = "_imagestag_command"
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("imagestag")
+    except PackageNotFoundError:  # a source checkout that was never installed
+        from imagestag_core import __version__
+
+        return __version__
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, looking the version up only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0,
+                         help=help or "show program's version number and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        # on stdout, as argparse's own version action does
+        print(f"imagestag {_version()}")
+        parser.exit()
+
+
 def _version_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imagestag", add_help=False)
-    parser.add_argument("--version", action="version", version=f"imagestag {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     return parser
 
 
@@ -73,16 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
 def _show_warning(message: Any, category: type[Warning], filename: str, lineno: int,
                   file: Any = None, line: str | None = None) -> None:
     # a plugin that failed to load is worth one line, not a source listing
-    err(f"warning: {message}")
+    print(f"imagestag: warning: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``imagestag`` console script; returns the exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    # --version needs no plugin and no core: answer it before either is imported
+    _version_parser().parse_known_args(arguments[:1])
+    from imagestag_core.errors import ImagestagError
     from imagestag_core.plugins import PluginWarning
 
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    # --version needs no plugin: answer it before the registry is loaded
-    _version_parser().parse_known_args(arguments[:1])
+    from .output import EXIT_ERROR, EXIT_INTERRUPTED, err, one_line
+
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
