@@ -468,8 +468,9 @@ class Image:
         from .plugins import get_codec
 
         codec = get_codec(format)
-        if self.encoded is not None and self.codec is codec and not options:
-            return self._encoded
+        encoded = self.encoded
+        if encoded is not None and self.codec is codec and not options:
+            return encoded
         try:
             return codec.encode(self.get_pixels(), self._format, options)
         except ImagestagError:

@@ -85,7 +85,7 @@ def _run(site: Path, *argv: str) -> subprocess.CompletedProcess[str]:
                           env=env, timeout=120)
 
 
-def test_a_third_party_distribution_adds_a_subcommand_with_one_entry_point(site):
+def test_register_commands_lets_a_third_party_distribution_add_a_subcommand(site):
     _install(site, "imagestag-hello", "imagestag_hello_cmd", HELLO, "hello")
     proc = _run(site, "hello", "--who", "plugins")
     assert (proc.returncode, proc.stdout) == (3, "hello plugins\n"), proc.stderr

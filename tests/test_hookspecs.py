@@ -15,8 +15,8 @@ HOOKS = sorted(name for name, fn in inspect.getmembers(hookspecs, inspect.isfunc
 
 
 def test_there_are_hooks() -> None:
-    assert HOOKS == ["register_codecs", "register_colormaps", "register_executors",
-                     "register_filters"]
+    assert HOOKS == ["register_codecs", "register_colormaps", "register_commands",
+                     "register_executors", "register_filters"]
 
 
 @pytest.mark.parametrize("hook", HOOKS)
