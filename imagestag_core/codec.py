@@ -62,6 +62,12 @@ class Codec(Protocol):
         name: registry name, lower case (``"jpeg"``); also the ``Encode`` format name.
         extensions: file extensions with the dot, the first one preferred (``(".jpg", ".jpeg")``).
         mime_type: e.g. ``"image/jpeg"``.
+        decode_reductions: the factors ``decode(data, reduce=f)`` shrinks by
+            inside the decoder (JPEG: ``(2, 4, 8)``), each giving
+            ``ceil(width / f)`` x ``ceil(height / f)``.  Optional: a codec
+            without the attribute offers none (readers use
+            ``getattr(codec, "decode_reductions", ())``), and the pipeline
+            then never asks it for a reduced decode.
 
     All methods must be thread-safe and must not keep per-call state.
     """
@@ -69,6 +75,7 @@ class Codec(Protocol):
     name: str
     extensions: tuple[str, ...]
     mime_type: str
+    decode_reductions: tuple[int, ...] = ()
 
     def sniff(self, data: bytes) -> bool:
         """Return True when ``data`` starts like a file of this format."""

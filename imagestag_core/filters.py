@@ -1,10 +1,11 @@
 """The seed's import path: ``from imagestag_core.filters import Resize, ...``.
 
-Core names (``FilterPipeline``, ``Filter``, ``Benchmark``...) come from the
-core; every other name resolves through the plugin registry by *class name*
-(``Resize``) or registry name (``resize``), so a third-party filter or executor
-imports exactly like a built-in.  Two plugins exporting the same class name is
-an error naming both.
+Core names (``FilterPipeline``, ``Filter``...) come from the core, and
+``Benchmark``/``BenchmarkResult`` lazily from the application
+(:mod:`imagestag_plugins.app.benchmark`); every other name resolves through the
+plugin registry by *class name* (``Resize``) or registry name (``resize``), so a
+third-party filter or executor imports exactly like a built-in.  Two plugins
+exporting the same class name is an error naming both.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ _CORE = {
     "ExecutorMetrics": ExecutorMetrics,
     "StageMetrics": StageMetrics,
 }
+# the seed's import path for the benchmark, which is application code: the one
+# place the core names an application module, and only when the name is asked for
 _LAZY_CORE = {
-    "Benchmark": "imagestag_core.benchmark",
-    "BenchmarkResult": "imagestag_core.benchmark",
+    "Benchmark": "imagestag_plugins.app.benchmark",
+    "BenchmarkResult": "imagestag_plugins.app.benchmark",
 }
 
 

@@ -8,6 +8,8 @@
 # tests/test_typing.py checks that it names every built-in class export.
 from typing import Any
 
+from imagestag_plugins.app.bench_result import BenchmarkResult as BenchmarkResult
+from imagestag_plugins.app.benchmark import Benchmark as Benchmark
 from imagestag_plugins.executors.batch import BatchPipelineExecutor as BatchPipelineExecutor
 from imagestag_plugins.executors.process import ProcessPipelineExecutor as ProcessPipelineExecutor
 from imagestag_plugins.executors.sequential import SequentialExecutor as SequentialExecutor
@@ -24,8 +26,6 @@ from imagestag_plugins.filters.faults import HoldGIL as HoldGIL
 from imagestag_plugins.filters.grayscale import Grayscale as Grayscale
 from imagestag_plugins.filters.resize import Resize as Resize
 
-from imagestag_core.benchmark import Benchmark as Benchmark
-from imagestag_core.benchmark import BenchmarkResult as BenchmarkResult
 from imagestag_core.executor import Executor as Executor
 from imagestag_core.executor import ExecutorMetrics as ExecutorMetrics
 from imagestag_core.executor import StageMetrics as StageMetrics

@@ -165,7 +165,7 @@ class Image:
     """
 
     __slots__ = ("_codec", "_dtype", "_encoded", "_format", "_height", "_lock", "_metadata",
-                 "_pixels", "_width")
+                 "_pixels", "_reduce", "_source_size", "_width")
 
     _pixels: np.ndarray | None
     _encoded: bytes | None
@@ -176,6 +176,8 @@ class Image:
     _height: int
     _lock: threading.Lock | None
     _metadata: Mapping[str, Any]
+    _reduce: int
+    _source_size: tuple[int, int]
 
     def __init__(self, source: Any, pixel_format: PixelFormat | str | None = None, *,
                  metadata: Mapping[str, Any] | None = None, copy: bool = False) -> None:
@@ -221,6 +223,8 @@ class Image:
         self._width = other._width
         self._height = other._height
         self._lock = other._lock
+        self._reduce = other._reduce
+        self._source_size = other._source_size
 
     def _set_pixels(self, array: np.ndarray, pixel_format: PixelFormat | str | None,
                     *, copy: bool) -> None:
@@ -236,6 +240,8 @@ class Image:
         self._dtype = array.dtype
         self._height, self._width = int(array.shape[0]), int(array.shape[1])
         self._lock = None
+        self._reduce = 1
+        self._source_size = (self._width, self._height)
 
     def _set_encoded(self, data: bytes, codec: Codec | None, *, path: Path | None = None,
                      info: ImageInfo | None = None) -> None:
@@ -260,6 +266,8 @@ class Image:
         self._dtype = np.dtype(info.dtype)
         self._width, self._height = int(info.width), int(info.height)
         self._lock = threading.Lock()
+        self._reduce = 1
+        self._source_size = (self._width, self._height)
 
     @classmethod
     def from_encoded(cls, data: bytes, codec: Codec | str | None = None, *,
@@ -301,6 +309,35 @@ class Image:
         out._metadata = MappingProxyType(merged)
         return out
 
+    def with_decode_reduction(self, factor: int) -> Image:
+        """An equivalent lazy image that decodes at ``1/factor`` size (shrink-on-load).
+
+        Only for an encoded image not yet decoded, whose codec lists ``factor``
+        in its ``decode_reductions``.  The result is
+        ``ceil(width / factor)`` x ``ceil(height / factor)``; its
+        :attr:`source_size` stays the full size, so a filter computes its
+        output size from the full image, and it exposes no :attr:`encoded`
+        bytes (they hold the full-size image, not this one).  ``factor=1``
+        returns this image.
+        """
+        if factor == 1:
+            return self
+        if self._encoded is None or self._pixels is not None or self._reduce != 1:
+            raise ImageError("with_decode_reduction() needs an encoded image that is not "
+                             "decoded or reduced yet")
+        reductions = tuple(getattr(self._codec, "decode_reductions", ()))
+        if factor not in reductions:
+            assert self._codec is not None
+            raise ImageError(f"the {self._codec.name} codec cannot decode at 1/{factor!r} size; "
+                             f"it offers {reductions or 'no reduction'}")
+        out = Image.__new__(Image)
+        out._adopt(self)
+        out._metadata = self._metadata
+        out._width, out._height = -(-self._width // factor), -(-self._height // factor)
+        out._reduce = factor
+        out._lock = threading.Lock()
+        return out
+
     # -- properties ---------------------------------------------------------------
 
     @property
@@ -317,6 +354,17 @@ class Image:
         return (self._width, self._height)
 
     @property
+    def source_size(self) -> tuple[int, int]:
+        """``(width, height)`` of the full-size source: :attr:`size`, unless this image
+        decodes at a reduced size (:meth:`with_decode_reduction`)."""
+        return self._source_size
+
+    @property
+    def decode_reduction(self) -> int:
+        """The shrink-on-load factor this image decodes at (1: full size)."""
+        return self._reduce
+
+    @property
     def pixel_format(self) -> PixelFormat:
         return self._format
 
@@ -331,17 +379,20 @@ class Image:
 
     @property
     def encoded(self) -> bytes | None:
-        """The encoded bytes this image was made from or encoded to, else None."""
-        return self._encoded
+        """The encoded bytes this image was made from or encoded to, else None
+        (also None for a reduced decode, whose bytes hold the full-size image)."""
+        return self._encoded if self._reduce == 1 else None
 
     @property
     def encoded_format(self) -> str | None:
         """The codec name of :attr:`encoded` (``"jpeg"``), else None."""
-        return self._codec.name if self._codec is not None else None
+        codec = self.codec
+        return codec.name if codec is not None else None
 
     @property
     def codec(self) -> Codec | None:
-        return self._codec
+        """The codec of :attr:`encoded`, else None."""
+        return self._codec if self._reduce == 1 else None
 
     @property
     def is_decoded(self) -> bool:
@@ -373,7 +424,10 @@ class Image:
             if self._pixels is not None:
                 return self._pixels
             try:
-                array, fmt = self._codec.decode(self._encoded)
+                if self._reduce == 1:
+                    array, fmt = self._codec.decode(self._encoded)
+                else:
+                    array, fmt = self._codec.decode(self._encoded, reduce=self._reduce)
             except ImagestagError:
                 raise
             except Exception as exc:
@@ -414,8 +468,9 @@ class Image:
         from .plugins import get_codec
 
         codec = get_codec(format)
-        if self._encoded is not None and self._codec is codec and not options:
-            return self._encoded
+        encoded = self.encoded
+        if encoded is not None and self.codec is codec and not options:
+            return encoded
         try:
             return codec.encode(self.get_pixels(), self._format, options)
         except ImagestagError:
@@ -448,24 +503,26 @@ class Image:
 
     def __reduce__(self) -> tuple[Any, ...]:
         if self._encoded is not None and self._codec is not None:
-            return (_rebuild_encoded, (self._encoded, self._codec.name, dict(self._metadata)))
+            reduced = (self._reduce,) if self._reduce != 1 else ()
+            return (_rebuild_encoded, (self._encoded, self._codec.name, dict(self._metadata),
+                                       *reduced))
         return (_rebuild_pixels, (self.get_pixels(), self._format.value, dict(self._metadata)))
 
 
-def write_atomic(target: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary name beside ``target``, then rename it into place,
-    so a crash never leaves a half-written file; errors raise :class:`ImagestagError`."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ImagestagError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc
+def write_atomic(target: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``target`` atomically and durably; kept importable here.
+
+    The one implementation is :func:`imagestag_core.atomic.write_atomic`
+    (short temporary name in the same folder, fsync of the file and the folder).
+    """
+    from .atomic import write_atomic as write
+
+    write(target, data)
 
 
-def _rebuild_encoded(data: bytes, codec: str, metadata: dict[str, Any]) -> Image:
-    return Image.from_encoded(data, codec, metadata=metadata)
+def _rebuild_encoded(data: bytes, codec: str, metadata: dict[str, Any],
+                     reduce: int = 1) -> Image:
+    return Image.from_encoded(data, codec, metadata=metadata).with_decode_reduction(reduce)
 
 
 def _rebuild_pixels(pixels: np.ndarray, fmt: str, metadata: dict[str, Any]) -> Image:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, overload
 
+from .codec import ImageInfo
 from .errors import ImagestagError, SpecError
 from .filter import Filter
 from .image import Image
@@ -74,6 +75,7 @@ class FilterPipeline:
         if not isinstance(image, Image):
             raise ImagestagError(f"apply() expects an imagestag Image, got "
                                  f"{type(image).__name__}; wrap it with Image(...)")
+        image = self.prepare_source(image)
         for f in self._filters:
             image = f.apply(image)
         return image
@@ -87,9 +89,26 @@ class FilterPipeline:
         encoded, not yet decoded ``image`` may come back as an equivalent lazy
         image that decodes at a reduced size, when the first filter's
         :meth:`~imagestag_core.filter.Filter.decode_hint` allows it; anything
-        else comes back unchanged.
+        else comes back unchanged (so calling it twice is harmless).  A hint
+        that is not one of the codec's ``decode_reductions`` raises
+        :class:`ImagestagError` naming the filter.
         """
-        return image
+        codec = image.codec
+        if not self._filters or codec is None or image.is_decoded:
+            return image
+        reductions = tuple(getattr(codec, "decode_reductions", ()))
+        if not reductions:
+            return image
+        first = self._filters[0]
+        info = ImageInfo(image.width, image.height, image.pixel_format, image.dtype)
+        factor = first.decode_hint(info, reductions)
+        if factor == 1:
+            return image
+        if factor not in reductions:
+            raise ImagestagError(f"{type(first).__name__}.decode_hint() returned {factor!r}, "
+                                 f"not 1 or one of the {codec.name} codec's reductions "
+                                 f"{reductions}")
+        return image.with_decode_reduction(factor)
 
     def run(self, images: Iterable[Any], executor: str = "batch",
             **options: Any) -> list[Image | FrameError]:

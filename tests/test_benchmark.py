@@ -11,13 +11,13 @@ import imagestag_plugins.executors.batch as batch_plugin
 import imagestag_plugins.executors.sequential as sequential_plugin
 import imagestag_plugins.executors.streaming as streaming_plugin
 import pytest
+from imagestag_plugins.app.benchmark import Benchmark, BenchmarkResult
+from imagestag_plugins.app.samples import photo_like
 from imagestag_plugins.executors.sequential import SequentialExecutor
 
 from imagestag_core import Filter, Image, hookimpl
-from imagestag_core.benchmark import Benchmark, BenchmarkResult
 from imagestag_core.image import Image as CoreImage
 from imagestag_core.plugins import PluginManager
-from imagestag_core.samples import photo_like
 
 
 class Shrink(Filter):

@@ -10,13 +10,14 @@ from collections import Counter
 from pathlib import Path
 
 import cv2
+import imagestag_plugins.commands.plugins as plugins_command
 import numpy as np
 import pytest
+from imagestag_plugins.app.main import main
+from imagestag_plugins.app.samples import photo_like_array
 
-from imagestag_core import FilterPipeline, Image
-from imagestag_core.cli import main
+from imagestag_core import FilterPipeline, Image, hookimpl
 from imagestag_core.plugins import create_plugin_manager, use_plugin_manager
-from imagestag_core.samples import photo_like_array
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -78,6 +79,8 @@ def test_plugins_shows_load_errors(capsys):
                                     env={"IMAGESTAG_PLUGINS": "no_such_imagestag_plugin"})
     with use_plugin_manager(manager), pytest.warns(Warning):
         manager.load()
+    # the command itself is a plugin, and this manager autoloads no entry point
+    manager.register_plugin(plugins_command)
     with use_plugin_manager(manager):
         code, out, _ = run_cli(capsys, "plugins", "--json")
         text_code, text, _ = run_cli(capsys, "plugins")
@@ -342,7 +345,7 @@ def test_bench_plot_without_matplotlib_says_what_to_install(capsys, monkeypatch,
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "imagestag_core.cli", *args]
+    return [sys.executable, "-m", "imagestag_plugins.app.main", *args]
 
 
 def test_console_script_reports_bad_input_without_a_traceback(tmp_path):
@@ -391,3 +394,72 @@ def test_sigint_stops_cleanly_keeping_finished_outputs(tmp_path):
     assert len(list(out.glob("*.png"))) == 40
     assert {p: p.stat().st_mtime_ns for p in finished} == mtimes
     assert os.listdir(src) == os.listdir(src)  # inputs untouched
+
+
+# -- shrink-on-load through the CLI ------------------------------------------------------
+
+
+@pytest.mark.timeout(120)
+def test_run_fit_to_1920x1080_decodes_jpegs_reduced(capsys, tmp_path, monkeypatch):
+    from imagestag_plugins.codecs.opencv_codecs import JpegCodec
+
+    photos = tmp_path / "photos"
+    sources = [write_jpeg(photos / f"p{i}.jpg", 4000, 2250, seed=i) for i in range(2)]
+    reduces: list[int] = []
+    real_decode = JpegCodec.decode
+
+    def recording_decode(self, data, *, reduce=1):
+        reduces.append(reduce)  # the real decoder still runs
+        return real_decode(self, data, reduce=reduce)
+
+    monkeypatch.setattr(JpegCodec, "decode", recording_decode)
+    out = tmp_path / "out"
+    code, stdout, _ = run_cli(capsys, "run", "resize 1920x1080 mode=fit | encode jpeg",
+                              str(photos), "-o", str(out), "-q")
+    assert code == 0
+    assert "JPEGs decoded at 1/2 size (shrink-on-load)" in stdout
+    # the two sources, each decoded once, at half size; then the outputs' headers only
+    assert reduces[:2] == [2, 2]
+    monkeypatch.setattr(JpegCodec, "decode", real_decode)
+    for src in sources:
+        result = Image(out / src.name)
+        assert result.size == (1920, 1080)
+        full = cv2.resize(cv2.imread(str(src)), (1920, 1080), interpolation=cv2.INTER_AREA)
+        assert cv2.PSNR(full, result.get_pixels("bgr")) > 30
+
+
+# -- commands are plugins ------------------------------------------------------------------
+
+
+class _BrokenCommand:
+    name = "broken"
+    help = "configure() raises"
+
+    def configure(self, parser):
+        raise RuntimeError("bad argument table")
+
+    def run(self, args):
+        return 0
+
+
+class _BrokenCommandPlugin:
+    @hookimpl
+    def register_commands(self, register):
+        register(_BrokenCommand())
+
+
+def test_a_command_whose_configure_raises_is_one_warning_and_the_others_work(capsys):
+    manager = create_plugin_manager(env={})
+    manager.load()
+    manager.register_plugin(_BrokenCommandPlugin(), name="broken-commands")
+    with use_plugin_manager(manager):
+        code, out, err = run_cli(capsys, "plugins", "--json")
+        with pytest.raises(SystemExit) as info:
+            main(["broken"])
+    assert code == 0
+    assert "broken" in {c["name"] for c in json.loads(out)["commands"]}
+    warning = [line for line in err.splitlines() if line.strip()]
+    assert len(warning) == 1, err
+    assert warning[0].startswith("imagestag: warning: command 'broken'")
+    assert "bad argument table" in warning[0] and "Traceback" not in err
+    assert info.value.code == 2  # not a subcommand any more: a usage error

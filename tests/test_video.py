@@ -4,10 +4,10 @@ from pathlib import Path
 
 import cv2
 import pytest
+from imagestag_plugins.app.main import main
+from imagestag_plugins.app.samples import photo_like_array
 
 from imagestag_core import Image
-from imagestag_core.cli import main
-from imagestag_core.samples import photo_like_array
 
 FRAMES = 24
 

@@ -26,9 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from imagestag_plugins.app.samples import photo_like
+
 from imagestag_core import FilterPipeline, get_executor
 from imagestag_core.executor import available_cpus
-from imagestag_core.samples import photo_like
 
 SPEC = "resize 1280x720 | falsecolor hot | encode jpeg"
 

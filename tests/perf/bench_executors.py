@@ -38,10 +38,10 @@ from typing import Any
 
 import cv2
 import numpy as np
+from imagestag_plugins.app.samples import photo_like
 
 from imagestag_core import FilterPipeline, Image, get_executor, list_executors
 from imagestag_core.executor import available_cpus
-from imagestag_core.samples import photo_like
 
 SEED = "resize size=1920x1080 | falsecolor hot | encode jpeg"
 

@@ -24,6 +24,7 @@ import statistics
 import time
 
 import numpy as np
+from imagestag_plugins.app.samples import photo_like
 from imagestag_plugins.filters.convert_format import ConvertFormat
 from imagestag_plugins.filters.encode import Encode
 from imagestag_plugins.filters.false_color import FalseColor
@@ -31,7 +32,6 @@ from imagestag_plugins.filters.faults import HoldGIL
 from imagestag_plugins.filters.resize import Resize
 
 from imagestag_core import Image, get_executor
-from imagestag_core.samples import photo_like
 
 WORKERS = 2
 

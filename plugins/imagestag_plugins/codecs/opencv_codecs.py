@@ -267,6 +267,7 @@ class _OpenCVCodec:
     name: ClassVar[str] = ""
     extensions: ClassVar[tuple[str, ...]] = ()
     mime_type: ClassVar[str] = ""
+    decode_reductions: ClassVar[tuple[int, ...]] = ()
     magic: ClassVar[tuple[bytes, ...]] = ()
 
     def sniff(self, data: bytes) -> bool:
@@ -305,6 +306,8 @@ class JpegCodec(_OpenCVCodec):
     name = "jpeg"
     extensions = (".jpg", ".jpeg", ".jpe", ".jfif")
     mime_type = "image/jpeg"
+    #: libjpeg-turbo's DCT scaling: the decoder itself shrinks, far faster than a resize
+    decode_reductions = (2, 4, 8)
     magic = (b"\xff\xd8\xff",)
 
     def _scan(self, data: bytes) -> tuple[ImageInfo, int]:

@@ -10,11 +10,13 @@ both numbers.
 from __future__ import annotations
 
 import functools
+import math
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
 from imagestag_core import hookimpl
+from imagestag_core.codec import ImageInfo
 from imagestag_core.errors import FilterParameterError
 from imagestag_core.filter import Filter
 from imagestag_core.image import Image
@@ -207,15 +209,42 @@ class Resize(Filter):
             return _fit(width, height, target_w, target_h)
         return (target_w, target_h)
 
+    def min_source_size(self, width: int, height: int) -> tuple[int, int]:
+        """The smallest source, in pixels per side, this resize of a ``width`` x
+        ``height`` image needs to still *shrink* (never upscale) to its result."""
+        out_w, out_h = self.output_size(width, height)
+        full_box = self.size is not None and None not in self.size
+        if full_box and self.mode in ("fill", "pad"):
+            # fill keeps a centred crop of the box's aspect; pad fits inside the box
+            pick = max if self.mode == "fill" else min
+            s = pick(out_w / width, out_h / height)
+            return max(1, math.ceil(width * s)), max(1, math.ceil(height * s))
+        return out_w, out_h
+
+    def decode_hint(self, info: ImageInfo, reductions: tuple[int, ...]) -> int:
+        """The largest of ``reductions`` that keeps the decoded source at least as
+        large as :meth:`min_source_size` on both sides, for every mode and size
+        form; :meth:`apply` then computes the output size from the full
+        :attr:`~imagestag_core.image.Image.source_size`, so the result has the
+        size a full decode gives and the final, antialiased step is still ours."""
+        need_w, need_h = self.min_source_size(info.width, info.height)
+        best = 1
+        for factor in reductions:
+            decoded_w, decoded_h = -(-info.width // factor), -(-info.height // factor)
+            if factor > best and decoded_w >= need_w and decoded_h >= need_h:
+                best = factor
+        return best
+
     def apply(self, image: Image) -> Image:
         pixels = image.get_pixels()
-        height, width = pixels.shape[:2]
-        out_w, out_h = self.output_size(width, height)
+        # a shrink-on-load source is smaller than the file: size the output from the file
+        src_w, src_h = image.source_size
+        out_w, out_h = self.output_size(src_w, src_h)
         full_box = self.size is not None and None not in self.size
         if full_box and self.mode == "fill":
             pixels = _crop_to_aspect(pixels, out_w, out_h)
         elif full_box and self.mode == "pad":
-            fit_w, fit_h = _fit(width, height, out_w, out_h)
+            fit_w, fit_h = _fit(src_w, src_h, out_w, out_h)
             fitted = resize_array(pixels, (fit_w, fit_h), self.interpolation)
             top, left = (out_h - fit_h) // 2, (out_w - fit_w) // 2
             value = _border_value(self.pad_color, image.pixel_format)
@@ -223,7 +252,7 @@ class Resize(Filter):
                                      out_w - fit_w - left, cv2.BORDER_CONSTANT, value=value)
             return image.derive(out, image.pixel_format)
         out = resize_array(pixels, (out_w, out_h), self.interpolation)
-        if out is image.get_pixels():
+        if out is image.get_pixels() and image.source_size == image.size:
             return image
         return image.derive(out, image.pixel_format)
 

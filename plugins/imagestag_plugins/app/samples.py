@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .image import Image
+from imagestag_core.image import Image
 
 __all__ = ["PHOTO_HEIGHT", "PHOTO_WIDTH", "photo_like", "photo_like_array"]
 

@@ -1,49 +1,21 @@
-"""``Benchmark``: every registered executor on the same pipeline and frames.
+"""What :class:`~imagestag_plugins.app.benchmark.Benchmark` measured, and its reports.
 
-The seed's API::
-
-    from imagestag_core.filters import Benchmark
-
-    result = Benchmark.run_pipeline(pipeline, source=image, num_frames=30, target_fps=60)
-    result.print()
-
-How it measures
----------------
-* The pipeline is applied once in the calling thread first, so one-time costs
-  (lookup tables, codec imports) are paid before any executor is timed.
-* Each executor is built from the registry (every registered one once, under
-  its registry name, aliases not repeated, third-party ones included), started,
-  and fed ``warmup`` frames that are not timed.  Then ``num_frames`` frames of
-  the same source go through :meth:`Executor.imap`, and the time from the
-  first submit to the last result is what the report shows.
-* Outputs are read and dropped as they arrive (only the first is kept, for the
-  output size), so ``num_frames=10_000`` runs in the memory of a few frames.
-* The *ideal* is the CPU count this process may use times the ``sequential``
-  executor's fps (OpenCV at one thread): what perfect data parallelism would
-  reach.  Every executor's fps is also shown as a fraction of it.
+:class:`BenchmarkResult` prints the seed's text report, and gives the same
+figures as a dict/JSON document and the timed frames as a Chrome trace.
 """
 
 from __future__ import annotations
 
-import inspect
-import itertools
 import json
 import sys
-import time
-from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from .executor import Executor, ExecutorMetrics, Span, StageMetrics, available_cpus
-from .filter import Filter
-from .image import Image
-from .pipeline import FilterPipeline
-from .plugins import RegistryEntry, get_plugin_manager
+from imagestag_core.executor import Span, StageMetrics
 
-__all__ = ["Benchmark", "BenchmarkResult", "ExecutorRun"]
+__all__ = ["REFERENCE", "BenchmarkResult", "ExecutorRun"]
 
-_RULE = "=" * 60
-_THIN = "-" * 60
+#: the executor whose fps, times the CPUs, is the ideal
 REFERENCE = "sequential"
 
 
@@ -72,6 +44,7 @@ class ExecutorRun:
     warmup_frames: int = 0
     stages: list[StageMetrics] = field(default_factory=list)
     error: str | None = None
+    stage_parallel: bool = False
     spans: list[Span] = field(default_factory=list, repr=False)
 
     @property
@@ -88,6 +61,7 @@ class ExecutorRun:
             "latency_p50_ms": self.latency_p50_ms, "latency_p95_ms": self.latency_p95_ms,
             "opencv_threads": self.opencv_threads, "warmup_frames": self.warmup_frames,
             "stages": [vars(s).copy() for s in self.stages], "error": self.error,
+            "stage_parallel": self.stage_parallel,
         }
 
 
@@ -139,12 +113,12 @@ class BenchmarkResult:
         raise KeyError(f"no run of executor {name!r}; ran: {', '.join(r.name for r in self.runs)}")
 
     def breakdown_run(self) -> ExecutorRun | None:
-        """The run whose stage times the report shows: the streaming one, as in the seed."""
-        for name in ("streaming", "stage_parallel"):
-            for r in self.runs:
-                if (r.name == name or name in r.aliases) and not r.error and r.stages:
-                    return r
-        return next((r for r in self.runs if not r.error and r.stages), None)
+        """The run whose stage times the report shows: the first stage-parallel one
+        (``Executor.stage_parallel``, e.g. streaming, as in the seed), else the first
+        with stage figures."""
+        with_stages = [r for r in self.runs if not r.error and r.stages]
+        return next((r for r in with_stages if r.stage_parallel), None) or next(
+            iter(with_stages), None)
 
     # -- output -----------------------------------------------------------------------
 
@@ -247,149 +221,3 @@ class BenchmarkResult:
                                "args": {"name": thread}})
         return {"traceEvents": events, "displayTimeUnit": "ms",
                 "otherData": {"pipeline": self.pipeline, "frames": self.frames}}
-
-
-class Benchmark:
-    """Runs a pipeline through executors side by side (see the module docs)."""
-
-    @staticmethod
-    def run_pipeline(pipeline: FilterPipeline | Iterable[Filter | str] | str,
-                     source: Any = None, num_frames: int = 30,
-                     target_fps: float | None = None,
-                     executors: Sequence[str] | None = None,
-                     num_workers: int | None = None, *,
-                     warmup: int | None = None,
-                     executor_options: Mapping[str, Mapping[str, Any]] | None = None,
-                     trace: bool = False, show_progress: bool = False) -> BenchmarkResult:
-        """Time ``pipeline`` on ``num_frames`` copies of ``source`` with each executor.
-
-        Args:
-            pipeline: a :class:`FilterPipeline`, a list of filters or a spec string.
-            source: anything ``Image(...)`` accepts; default the 20 MP
-                :func:`~imagestag_core.samples.photo_like` frame.
-            num_frames: timed frames per executor.
-            target_fps: the report says PASSED when the best executor reaches it.
-            executors: registry names or aliases; default every registered one
-                (``sequential`` first, then by name), each once.
-            num_workers: passed to every executor that takes ``num_workers``.
-            warmup: untimed frames per executor before the timed ones
-                (default: twice its worker count, at least 2).
-            executor_options: extra options per executor name, e.g.
-                ``{"streaming": {"num_workers": "auto"}}``.
-            trace: record spans of the timed frames (``result.trace_events()``).
-            show_progress: a progress bar per executor (on stderr).
-        """
-        if num_frames < 1:
-            raise ValueError(f"num_frames must be >= 1, got {num_frames}")
-        pipe = pipeline if isinstance(pipeline, FilterPipeline) else FilterPipeline(pipeline)
-        if source is None:
-            from .samples import photo_like
-
-            frame = photo_like()
-        else:
-            frame = source if isinstance(source, Image) else Image(source)
-        entries = _select(executors)
-        options = {k: dict(v) for k, v in (executor_options or {}).items()}
-
-        # one-time costs (LUTs, codec imports, the source's own decode) before any timing
-        first_out = pipe.apply(frame)
-        output_size = first_out.size
-        output_format = first_out.encoded_format
-        del first_out
-
-        runs = [_run_one(entry, pipe, frame, num_frames, num_workers, warmup,
-                         {**options.get(entry.name, {}),
-                          **{k: v for a in entry.aliases for k, v in options.get(a, {}).items()}},
-                         trace, show_progress)
-                for entry in entries]
-        result = BenchmarkResult(
-            pipeline=pipe.to_string(), description=pipe.describe(), source_size=frame.size,
-            output_size=output_size, output_format=output_format, frames=num_frames,
-            warmup=warmup, cpus=available_cpus(),
-            target_fps=target_fps, runs=runs)
-        ideal = result.ideal_fps
-        for r in runs:
-            r.fraction_of_ideal = r.fps / ideal if ideal and not r.error else None
-        return result
-
-
-def _select(names: Sequence[str] | None) -> list[RegistryEntry]:
-    registry = get_plugin_manager().executors
-    if names is None:
-        entries = registry.list()
-        return sorted(entries, key=lambda e: (e.name != REFERENCE, e.name.lower()))
-    chosen: list[RegistryEntry] = []
-    for name in names:
-        entry = registry.lookup(name)
-        if entry not in chosen:
-            chosen.append(entry)
-    return chosen
-
-
-def _accepts(cls: type[Executor], option: str) -> bool:
-    if option in getattr(cls, "extra_options", ()):
-        return True
-    try:
-        params = inspect.signature(cls.__init__).parameters
-    except (TypeError, ValueError):
-        return False
-    return option in params
-
-
-def _run_one(entry: RegistryEntry, pipeline: FilterPipeline, frame: Image, num_frames: int,
-             num_workers: int | None, warmup: int | None, extra: dict[str, Any], trace: bool,
-             show_progress: bool) -> ExecutorRun:
-    run = ExecutorRun(name=entry.name, aliases=tuple(entry.aliases),
-                      distribution=entry.distribution)
-    cls: type[Executor] = entry.obj
-    options = dict(extra)
-    if num_workers is not None and _accepts(cls, "num_workers"):
-        options.setdefault("num_workers", num_workers)
-    if trace:
-        options["trace"] = True
-    try:
-        with cls(pipeline, **options) as executor:
-            n_warm = warmup if warmup is not None else max(2, 2 * executor.num_workers)
-            for _ in executor.imap(itertools.repeat(frame, n_warm)):
-                pass
-            before = executor.get_metrics()
-            bar = show_progress and sys.stderr.isatty()
-            t0 = time.perf_counter()
-            done = 0
-            # outputs are dropped as they come: memory stays at the in-flight window
-            for _ in executor.imap(itertools.repeat(frame, num_frames), show_progress=bar):
-                done += 1
-            elapsed = time.perf_counter() - t0
-            after = executor.get_metrics()
-            spans = [s for s in executor.spans() if s.seq >= n_warm] if trace else []
-    except Exception as exc:  # one broken executor must not hide the others' figures
-        run.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        return run
-    run.workers = after.workers
-    run.frames = done
-    run.time_s = elapsed
-    run.fps = done / elapsed if elapsed > 0 else 0.0
-    run.per_frame_ms = 1000 * elapsed / done if done else 0.0
-    run.latency_p50_ms = after.latency_p50_ms
-    run.latency_p95_ms = after.latency_p95_ms
-    run.opencv_threads = after.opencv_threads
-    run.warmup_frames = n_warm
-    run.stages = _stage_delta(before, after, elapsed)
-    run.spans = [Span(s.stage, s.seq - n_warm, s.thread, s.start, s.end) for s in spans]
-    return run
-
-
-def _stage_delta(before: ExecutorMetrics, after: ExecutorMetrics,
-                 elapsed: float) -> list[StageMetrics]:
-    """Per-stage figures of the timed frames only (``after`` minus ``before``)."""
-    out = []
-    for b, a in zip(before.stages, after.stages):
-        frames = a.frames - b.frames
-        total_ms = a.avg_time_ms * a.frames - b.avg_time_ms * b.frames
-        avg = total_ms / frames if frames > 0 else 0.0
-        busy = (total_ms / 1000) / (elapsed * max(1, a.workers)) if elapsed > 0 else 0.0
-        out.append(StageMetrics(
-            stage_name=a.stage_name, frames=frames, workers=a.workers, avg_time_ms=avg,
-            p50_ms=a.p50_ms, p95_ms=a.p95_ms, busy_fraction=min(1.0, busy),
-            queue_high_water=a.queue_high_water, blocked_ms=a.blocked_ms - b.blocked_ms))
-    return out

@@ -1,0 +1,102 @@
+"""The report writers: the run summary and the benchmark chart.
+
+The Chrome traces are :meth:`BenchmarkResult.trace_events` and
+:meth:`Executor.trace_events`, written by :func:`~imagestag_plugins.app.output.write_json`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from .output import CLIError, err
+
+__all__ = ["plot_benchmark", "print_run_summary", "require_matplotlib"]
+
+
+def require_matplotlib() -> None:
+    """Fail with one line saying what to install when matplotlib is missing."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise CLIError("--plot needs matplotlib: pip install 'imagestag[plot]'") from None
+
+
+def plot_benchmark(result: Any, path: Path) -> None:
+    """A PNG with fps per executor against the ideal, and each executor's stage times."""
+    require_matplotlib()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [r for r in result.runs if not r.error]
+    labels = [r.label for r in runs]
+    fig, (ax_fps, ax_stage) = plt.subplots(1, 2, figsize=(13, 5.8))
+    bars = ax_fps.barh(labels, [r.fps for r in runs], color="#3b7dd8")
+    for bar, r in zip(bars, runs):
+        frac = f" ({r.fraction_of_ideal:.0%} of ideal)" if r.fraction_of_ideal else ""
+        ax_fps.text(bar.get_width(), bar.get_y() + bar.get_height() / 2,
+                    f" {r.fps:.1f}{frac}", va="center", fontsize=9)
+    if result.ideal_fps:
+        ax_fps.axvline(result.ideal_fps, color="#2a9d3f", linestyle="--",
+                       label=f"ideal: {result.cpus} CPUs x sequential = "
+                             f"{result.ideal_fps:.1f} fps")
+    if result.target_fps:
+        ax_fps.axvline(result.target_fps, color="#d62828", linestyle=":",
+                       label=f"target {result.target_fps:g} fps")
+    top = max([result.ideal_fps or 0, result.target_fps or 0, *(r.fps for r in runs), 1.0])
+    ax_fps.set_xlim(0, top * 1.35)
+    ax_fps.invert_yaxis()
+    ax_fps.set_xlabel("frames per second (higher is better)")
+    ax_fps.set_title("Throughput per executor")
+    ax_fps.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8)
+
+    stage_names = [s.stage_name for s in runs[0].stages] if runs else []
+    colours = plt.get_cmap("tab10")
+    left = [0.0] * len(runs)
+    for k, name in enumerate(stage_names):
+        widths = [r.stages[k].avg_time_ms if k < len(r.stages) else 0.0 for r in runs]
+        ax_stage.barh(labels, widths, left=left, color=colours(k % 10), label=name)
+        left = [a + b for a, b in zip(left, widths)]
+    for i, r in enumerate(runs):
+        ax_stage.text(left[i], i, f" {left[i]:.1f} ms (wall {r.per_frame_ms:.1f} ms/frame)",
+                      va="center", fontsize=9)
+    ax_stage.set_xlim(0, max([*left, 1.0]) * 1.6)
+    ax_stage.invert_yaxis()
+    ax_stage.set_xlabel("stage time per frame, ms (avg in a worker; lower is better)")
+    ax_stage.set_title("Per-stage time breakdown")
+    ax_stage.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=4, fontsize=8)
+    w, h = result.source_size
+    fig.suptitle(f"{result.description}   source {w}x{h} ({w * h / 1e6:.2f} MP), "
+                 f"{result.frames} frames, {result.cpus} CPUs")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def print_run_summary(report: Any, video: bool) -> None:
+    """The ``done: ...`` lines of ``imagestag run`` (failures on stderr)."""
+    what = "frames" if video else "files"
+    parts = [f"{report.frames_out} {what} written to {report.output} in {report.elapsed_s:.2f} s "
+             f"({report.fps:.1f} fps, {report.executor} with {report.workers} workers)"]
+    if video:
+        parts.append(f"frames in {report.frames_in}, out {report.frames_out}, "
+                     f"dropped {report.dropped}; latency p50 {report.latency_p50_ms:.1f} ms, "
+                     f"p95 {report.latency_p95_ms:.1f} ms (submit -> result)")
+    if report.shrink_on_load > 1:
+        what = f"{report.shrink_codec.upper()}s" if report.shrink_codec else "inputs"
+        parts.append(f"{what} decoded at 1/{report.shrink_on_load} size (shrink-on-load)")
+    if report.skipped_existing:
+        parts.append(f"{report.skipped_existing} skipped: output exists (--overwrite replaces)")
+    if report.ignored:
+        parts.append(f"{report.ignored} files ignored: not an image format")
+    if report.interrupted:
+        parts.append("interrupted: finished outputs kept, nothing half-written")
+    print("done: " + "\n  ".join(parts))
+    if report.failures:
+        err(f"{len(report.failures)} failed:")
+        for where, message in report.failures:
+            print(f"  {where}: {message}", file=sys.stderr)

@@ -1,0 +1,121 @@
+"""``imagestag plugins``: what is installed, who provides it, and what failed to load."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from imagestag_core import RegisterCommand, __version__, hookimpl
+from imagestag_core.plugins import RegistryEntry, get_plugin_manager
+
+__all__ = ["PluginsCommand", "entry_dict", "provider"]
+
+
+def entry_dict(entry: RegistryEntry[Any]) -> dict[str, Any]:
+    """A registry entry as JSON: name, aliases, provider and, for a class, its path."""
+    obj = entry.obj
+    out: dict[str, Any] = {"name": entry.name, "aliases": list(entry.aliases),
+                           "distribution": entry.distribution, "version": entry.version,
+                           "plugin": entry.plugin}
+    if isinstance(obj, type):
+        out["class"] = f"{obj.__module__}.{obj.__qualname__}"
+    return out
+
+
+def provider(entry: RegistryEntry[Any]) -> str:
+    """``"imagestag 0.1.0"``, or ``"(plugin NAME)"`` for one registered without a distribution."""
+    if entry.distribution:
+        return f"{entry.distribution} {entry.version or ''}".strip()
+    return f"(plugin {entry.plugin})"
+
+
+def _error_dict(error: Exception) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": type(error).__name__, "message": str(error)}
+    for attr in ("plugin", "distribution", "kind", "name", "first", "second"):
+        value = getattr(error, attr, None)
+        if value is not None:
+            out[attr] = value if isinstance(value, str) else str(value)
+    return out
+
+
+def _print_text() -> None:
+    manager = get_plugin_manager()
+    print(f"imagestag {__version__}")
+    for title, registry in (("Filters", manager.filters), ("Executors", manager.executors)):
+        entries = registry.list()
+        print(f"\n{title} ({len(entries)}):")
+        for entry in entries:
+            aliases = f"  aliases: {', '.join(entry.aliases)}" if entry.aliases else ""
+            print(f"  {entry.name:<18} {provider(entry):<22}{aliases}".rstrip())
+    codec_entries = manager.codecs.list()
+    print(f"\nCodecs ({len(codec_entries)}):")
+    for codec in codec_entries:
+        exts = " ".join(codec.obj.extensions)
+        print(f"  {codec.name:<18} {provider(codec):<22}  {exts}  {codec.obj.mime_type}")
+    maps = manager.colormaps.list()
+    print(f"\nColormaps ({len(maps)}; 'imagestag plugins --json' lists them all):")
+    by_provider: dict[str, list[str]] = {}
+    for cmap in maps:
+        by_provider.setdefault(provider(cmap), []).append(cmap.name)
+    for who, names in by_provider.items():
+        preview = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+        print(f"  {who:<22} {len(names):>4} colormaps ({preview})")
+    commands = manager.commands.list()
+    print(f"\nCommands ({len(commands)}):")
+    for command in commands:
+        print(f"  {command.name:<18} {provider(command):<22}  {command.obj.help}".rstrip())
+    if manager.load_errors:
+        print(f"\nLoad errors ({len(manager.load_errors)}):")
+        for error in manager.load_errors:
+            print(f"  {error}")
+    if manager.skipped:
+        print(f"\nSkipped entry points ({len(manager.skipped)}):")
+        for name, reason in manager.skipped:
+            print(f"  {name}: {reason}")
+
+
+def _json_doc() -> dict[str, Any]:
+    manager = get_plugin_manager()
+    codecs = []
+    for entry in manager.codecs.list():
+        item = entry_dict(entry)
+        item.update(extensions=list(entry.obj.extensions), mime_type=entry.obj.mime_type)
+        codecs.append(item)
+    commands = []
+    for command in manager.commands.list():
+        item = entry_dict(command)
+        item["help"] = command.obj.help
+        commands.append(item)
+    return {
+        "imagestag": __version__,
+        "filters": [entry_dict(e) for e in manager.filters.list()],
+        "executors": [entry_dict(e) for e in manager.executors.list()],
+        "codecs": codecs,
+        "colormaps": [entry_dict(e) for e in manager.colormaps.list()],
+        "commands": commands,
+        "load_errors": [_error_dict(e) for e in manager.load_errors],
+        "skipped": [{"entry_point": n, "reason": r} for n, r in manager.skipped],
+    }
+
+
+class PluginsCommand:
+    """``imagestag plugins [--json]``."""
+
+    name = "plugins"
+    help = "what is installed, who provides it, load errors"
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+    def run(self, args: argparse.Namespace) -> int:
+        if args.json:
+            print(json.dumps(_json_doc(), indent=2))
+        else:
+            _print_text()
+        return 0
+
+
+@hookimpl
+def register_commands(register: RegisterCommand) -> None:
+    register(PluginsCommand())

@@ -1,0 +1,142 @@
+"""``imagestag run``: a pipeline over files, folders, globs, a video file or a camera."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from imagestag_core import hookimpl
+
+__all__ = ["RunCommand"]
+
+
+class _Interrupt:
+    """First Ctrl-C: stop feeding, finish and write what is in flight.  Second: abort."""
+
+    def __init__(self, control: Any) -> None:
+        self.control = control
+        self.previous: Any = None
+
+    def __enter__(self) -> _Interrupt:
+        self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.control.stop.is_set():
+            raise KeyboardInterrupt
+        self.control.stop.set()
+        print("\nimagestag: interrupted; finishing the frames in flight "
+              "(Ctrl-C again to abort)", file=sys.stderr)
+
+    def __exit__(self, *exc: Any) -> None:
+        signal.signal(signal.SIGINT, self.previous)
+
+
+def _frame_count(path: str) -> int | None:
+    import cv2
+
+    cap = cv2.VideoCapture(path)
+    try:
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        cap.release()
+    return count if count > 0 else None
+
+
+class RunCommand:
+    """``imagestag run SPEC INPUT... -o OUT [--executor NAME] [-j N] [--on-error raise|skip]
+    [--overwrite] [--live] [--camera N] [--trace FILE.json] [-q]``."""
+
+    name = "run"
+    help = "run a pipeline over files, folders, globs or a video"
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        parser.description = "Runs SPEC over the inputs and writes the results to OUT."
+        parser.add_argument("spec", metavar="SPEC", help='pipeline text, e.g. "resize '
+                            '1920x1080 | falsecolor hot | encode jpeg"')
+        parser.add_argument("inputs", metavar="INPUT", nargs="*",
+                            help="image files, folders (recursive), globs, or one video file")
+        parser.add_argument("-o", "--output", required=True,
+                            help="output folder, or a video file for video input")
+        parser.add_argument("--executor", default=None,
+                            help="executor name (default batch; streaming for video)")
+        parser.add_argument("-j", "--workers", type=int, default=None, help="workers")
+        parser.add_argument("--on-error", default="raise", choices=("raise", "skip"),
+                            help="stop at the first failing input (default) or skip it "
+                                 "and go on")
+        parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+        parser.add_argument("--camera", type=int, default=None, metavar="N",
+                            help="read camera N instead of files (live)")
+        parser.add_argument("--live", action="store_true",
+                            help="video file paced at its fps, dropping frames under overload")
+        parser.add_argument("--trace", metavar="FILE.json",
+                            help="write a Chrome trace of the stages")
+        parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from imagestag_core.pipeline import FilterPipeline
+        from imagestag_core.plugins import get_plugin_manager
+
+        from ..app.output import EXIT_ERROR, EXIT_INTERRUPTED, CLIError, progress, write_json
+        from ..app.planning import check_output_dir, plan_jobs
+        from ..app.reports import print_run_summary
+        from ..app.runner import RunControl, run_files
+        from ..app.video import is_video, run_video
+
+        pipeline = FilterPipeline.parse(args.spec)
+        if args.on_error not in ("raise", "skip"):
+            raise CLIError(f"--on-error must be 'raise' or 'skip', got {args.on_error!r}")
+        get_plugin_manager().executors.lookup(args.executor or "batch")
+        out = Path(args.output)
+        control = RunControl()
+        video_in = args.camera is not None or (len(args.inputs) == 1
+                                               and is_video(args.inputs[0]))
+        if args.camera is not None and args.inputs:
+            raise CLIError("give either --camera N or input files, not both")
+        if not video_in and not args.inputs:
+            raise CLIError("no inputs: give files, folders or globs (or --camera N)")
+        if args.live and not video_in:
+            raise CLIError("--live applies to video input only")
+        if video_in:
+            executor = args.executor or "streaming"
+            get_plugin_manager().executors.lookup(executor)
+            source: str | int = args.camera if args.camera is not None else args.inputs[0]
+            total = _frame_count(source) if isinstance(source, str) else None
+            control.progress = progress(total, executor, args.quiet)
+            try:
+                with _Interrupt(control):
+                    report = run_video(pipeline, source, out, executor=executor,
+                                       workers=args.workers, live=args.live,
+                                       on_error=args.on_error, overwrite=args.overwrite,
+                                       trace=bool(args.trace), control=control)
+            finally:
+                control.progress.close()
+        else:
+            executor = args.executor or "batch"
+            check_output_dir(out)
+            jobs, existing, ignored = plan_jobs(args.inputs, out, pipeline,
+                                                overwrite=args.overwrite)
+            control.progress = progress(len(jobs), executor, args.quiet)
+            try:
+                with _Interrupt(control):
+                    report = run_files(pipeline, jobs, executor=executor, workers=args.workers,
+                                       on_error=args.on_error, trace=bool(args.trace),
+                                       control=control)
+            finally:
+                control.progress.close()
+            report.skipped_existing, report.ignored, report.output = existing, ignored, str(out)
+        if args.trace and report.trace is not None:
+            write_json(Path(args.trace), report.trace)
+        print_run_summary(report, video_in)
+        if report.interrupted:
+            return EXIT_INTERRUPTED
+        return EXIT_ERROR if report.failures else 0
+
+
+@hookimpl
+def register_commands(register: Any) -> None:
+    register(RunCommand())
