@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .errors import CodecError, DecodeError, PluginError, UnknownNameError
+from .errors import CodecError, DecodeError, ImagestagError, PluginError, UnknownNameError
 from .pixel_format import PixelFormat
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ __all__ = [
     "check_codec",
     "codec_for_data",
     "codec_for_path",
+    "decode_with",
     "get_codec",
     "list_codecs",
 ]
@@ -103,6 +104,25 @@ class Codec(Protocol):
         the format cannot store.
         """
         ...
+
+
+def decode_with(codec: Codec, data: bytes, reduce: int = 1) -> tuple[np.ndarray, PixelFormat]:
+    """``codec.decode(data, reduce=...)`` with every failure as a :class:`DecodeError`.
+
+    An exception that is not the project's own, and a decoder that returns no
+    pixels (OpenCV's way of saying "corrupt"), both become a ``DecodeError``
+    naming the codec.  ``reduce=1`` calls ``decode(data)`` so a codec without
+    shrink-on-load need not accept the keyword.
+    """
+    try:
+        pixels, fmt = codec.decode(data) if reduce == 1 else codec.decode(data, reduce=reduce)
+    except ImagestagError:
+        raise
+    except Exception as exc:
+        raise DecodeError(f"cannot decode {codec.name} data: {exc}") from exc
+    if pixels is None:
+        raise DecodeError(f"cannot decode {codec.name} data: corrupt or truncated")
+    return pixels, fmt
 
 
 def check_codec(codec: Any) -> None:

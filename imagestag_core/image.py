@@ -14,19 +14,12 @@ if you keep modifying the array you passed in, the Image sees the change.
 Pass ``copy=True`` (or hand over an array you no longer touch) when that
 matters.  Non-contiguous arrays (slices with steps) are copied once.
 
-Decompression bombs
--------------------
-Encoded images are probed before decoding; a header claiming more than
-:func:`get_max_pixels` pixels raises
-:class:`~imagestag_core.errors.DecompressionBombError` before any pixel
-memory is allocated.  The default limit is 178,956,970 pixels (the same
-threshold at which Pillow refuses); set it with :func:`set_max_pixels` or the
-``IMAGESTAG_MAX_PIXELS`` environment variable (``0`` disables the check).
+Encoded images are probed before decoding; a header over the pixel limit
+(:mod:`imagestag_core.limits`) is refused before any pixel memory is allocated.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 from collections.abc import Mapping
@@ -36,119 +29,35 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .atomic import write_atomic
+from .codec import decode_with
 from .errors import (
     CodecError,
     DecodeError,
-    DecompressionBombError,
     ImageError,
-    ImageFileNotFoundError,
     ImagestagError,
 )
-from .lazy_import import lazy_module
+from .limits import DEFAULT_MAX_PIXELS, check_pixel_limit, get_max_pixels, set_max_pixels
 from .pixel_format import PixelFormat
+from .pixels import convert_pixels, readonly, shape_fits, validate_array
+from .sources import from_pil, is_pil, read_file
 
 if TYPE_CHECKING:
-    import cv2
     from PIL import Image as PILImage
 
     from .codec import Codec, ImageInfo
-else:
-    # OpenCV loads on the first pixel conversion, not with ``import imagestag_core``.
-    cv2 = lazy_module("cv2", globals())
 
-__all__ = ["DEFAULT_MAX_PIXELS", "Image", "get_max_pixels", "set_max_pixels"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "Image",
+    "convert_pixels",
+    "get_max_pixels",
+    "set_max_pixels",
+    "validate_array",
+    "write_atomic",
+]
 
-DEFAULT_MAX_PIXELS = 178_956_970
-_max_pixels: int | None = None
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
-
-
-def get_max_pixels() -> int:
-    """The decompression-bomb limit in pixels (0 = unlimited)."""
-    if _max_pixels is not None:
-        return _max_pixels
-    env = os.environ.get("IMAGESTAG_MAX_PIXELS", "").strip().replace("_", "")
-    if env:
-        try:
-            return max(0, int(env))
-        except ValueError:
-            raise ImagestagError(
-                f"IMAGESTAG_MAX_PIXELS must be an integer pixel count, got {env!r}"
-            ) from None
-    return DEFAULT_MAX_PIXELS
-
-
-def set_max_pixels(limit: int | None) -> None:
-    """Set the decompression-bomb limit; ``0`` disables it, ``None`` restores the default/env."""
-    global _max_pixels
-    if limit is not None and (not isinstance(limit, int) or limit < 0):
-        raise ValueError(f"max pixels must be a non-negative int or None, got {limit!r}")
-    _max_pixels = limit
-
-
-def _check_pixel_limit(width: int, height: int) -> None:
-    limit = get_max_pixels()
-    if limit and width * height > limit:
-        raise DecompressionBombError(width, height, limit)
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    if array.flags.writeable:
-        array = array.view()
-        array.flags.writeable = False
-    return array
-
-
-@functools.cache
-def _conversions() -> dict[tuple[PixelFormat, PixelFormat], int]:
-    """The ``cvtColor`` code of each format pair, built on first use (it needs cv2)."""
-    f = PixelFormat
-    return {
-        (f.RGB, f.BGR): cv2.COLOR_RGB2BGR, (f.RGB, f.RGBA): cv2.COLOR_RGB2RGBA,
-        (f.RGB, f.BGRA): cv2.COLOR_RGB2BGRA, (f.RGB, f.GRAY): cv2.COLOR_RGB2GRAY,
-        (f.BGR, f.RGB): cv2.COLOR_BGR2RGB, (f.BGR, f.RGBA): cv2.COLOR_BGR2RGBA,
-        (f.BGR, f.BGRA): cv2.COLOR_BGR2BGRA, (f.BGR, f.GRAY): cv2.COLOR_BGR2GRAY,
-        (f.RGBA, f.RGB): cv2.COLOR_RGBA2RGB, (f.RGBA, f.BGR): cv2.COLOR_RGBA2BGR,
-        (f.RGBA, f.BGRA): cv2.COLOR_RGBA2BGRA, (f.RGBA, f.GRAY): cv2.COLOR_RGBA2GRAY,
-        (f.BGRA, f.RGB): cv2.COLOR_BGRA2RGB, (f.BGRA, f.BGR): cv2.COLOR_BGRA2BGR,
-        (f.BGRA, f.RGBA): cv2.COLOR_BGRA2RGBA, (f.BGRA, f.GRAY): cv2.COLOR_BGRA2GRAY,
-        (f.GRAY, f.RGB): cv2.COLOR_GRAY2RGB, (f.GRAY, f.BGR): cv2.COLOR_GRAY2BGR,
-        (f.GRAY, f.RGBA): cv2.COLOR_GRAY2RGBA, (f.GRAY, f.BGRA): cv2.COLOR_GRAY2BGRA,
-    }
-
-
-def convert_pixels(pixels: np.ndarray, src: PixelFormat, dst: PixelFormat) -> np.ndarray:
-    """Convert an array between pixel formats (a new array; the input is untouched)."""
-    if src is dst:
-        return pixels
-    if dst is not PixelFormat.GRAY and pixels.dtype != np.uint8:
-        raise ImageError(
-            f"cannot convert a {pixels.dtype} {src} image to {dst}: colour formats are uint8; "
-            f"map it to colour with FalseColor, or scale it to uint8 first"
-        )
-    out = cv2.cvtColor(pixels, _conversions()[(src, dst)])
-    return out
-
-
-def validate_array(array: Any, pixel_format: PixelFormat | str | None) -> tuple[np.ndarray,
-                                                                               PixelFormat]:
-    """Check an array's dtype and shape against a pixel format (inferred when None)."""
-    if not isinstance(array, np.ndarray):
-        raise ImageError(f"expected a numpy array, got {type(array).__name__}")
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]
-    fmt = PixelFormat.infer(array) if pixel_format is None else PixelFormat.parse(pixel_format)
-    expected_ndim = 2 if fmt is PixelFormat.GRAY else 3
-    if array.ndim != expected_ndim or (expected_ndim == 3 and array.shape[2] != fmt.channels):
-        want = "(H, W)" if fmt is PixelFormat.GRAY else f"(H, W, {fmt.channels})"
-        raise ImageError(f"a {fmt} image needs an array of shape {want}, got {array.shape}")
-    if array.shape[0] < 1 or array.shape[1] < 1:
-        raise ImageError(f"an image needs at least 1x1 pixels, got shape {array.shape}")
-    if array.dtype not in fmt.allowed_dtypes:
-        allowed = ", ".join(str(d) for d in fmt.allowed_dtypes)
-        raise ImageError(f"a {fmt} image must have dtype {allowed}; got {array.dtype}")
-    return array, fmt
-
 
 class Image:
     """An immutable image: pixels, encoded bytes, or both.
@@ -194,10 +103,10 @@ class Image:
             self._set_encoded(bytes(source), None)
         elif isinstance(source, (str, os.PathLike)):
             path = Path(source)
-            self._set_encoded(_read_file(path), None, path=path)
+            self._set_encoded(read_file(path), None, path=path)
             meta["path"] = str(path)
-        elif _is_pil(source):
-            array, fmt = _from_pil(source)
+        elif is_pil(source):
+            array, fmt = from_pil(source)
             self._set_pixels(array, fmt, copy=False)
         else:
             raise ImageError(
@@ -233,7 +142,7 @@ class Image:
             array = array.copy()
         elif not array.flags.c_contiguous:
             array = np.ascontiguousarray(array)
-        self._pixels = _readonly(array)
+        self._pixels = readonly(array)
         self._encoded = None
         self._codec = None
         self._format = fmt
@@ -258,7 +167,7 @@ class Image:
                 raise
             except Exception as exc:
                 raise DecodeError(f"corrupt {codec.name} data: {exc}") from exc
-        _check_pixel_limit(info.width, info.height)
+        check_pixel_limit(info.width, info.height)
         self._pixels = None
         self._encoded = data
         self._codec = codec
@@ -288,7 +197,7 @@ class Image:
         self._set_encoded(bytes(data), resolved, info=info)
         if pixels is not None:
             arr, fmt = validate_array(pixels, pixel_format)
-            self._pixels = _readonly(arr)
+            self._pixels = readonly(arr)
             self._format = fmt
         self._metadata = MappingProxyType(dict(metadata)) if metadata else _EMPTY
         return self
@@ -296,7 +205,7 @@ class Image:
     def derive(self, pixels: np.ndarray, pixel_format: PixelFormat | str | None = None) -> Image:
         """A new Image of ``pixels`` carrying this image's metadata (what filters return)."""
         out = Image(pixels, pixel_format if pixel_format is not None else (
-            self._format if _shape_fits(pixels, self._format) else None))
+            self._format if shape_fits(pixels, self._format) else None))
         out._metadata = self._metadata
         return out
 
@@ -416,32 +325,21 @@ class Image:
         target = PixelFormat.parse(fmt)
         if target is self._format:
             return pixels
-        return _readonly(convert_pixels(pixels, self._format, target))
+        return readonly(convert_pixels(pixels, self._format, target))
 
     def _decode(self) -> np.ndarray:
         assert self._lock is not None and self._codec is not None and self._encoded is not None
         with self._lock:
             if self._pixels is not None:
                 return self._pixels
-            try:
-                if self._reduce == 1:
-                    array, fmt = self._codec.decode(self._encoded)
-                else:
-                    array, fmt = self._codec.decode(self._encoded, reduce=self._reduce)
-            except ImagestagError:
-                raise
-            except Exception as exc:
-                raise DecodeError(f"cannot decode {self._codec.name} data: {exc}") from exc
-            if array is None:
-                raise DecodeError(f"cannot decode {self._codec.name} data: corrupt or truncated")
-            array, fmt = validate_array(array, fmt)
+            array, fmt = validate_array(*decode_with(self._codec, self._encoded, self._reduce))
             if (array.shape[1], array.shape[0]) != (self._width, self._height) or (
                     fmt is not self._format):
                 raise DecodeError(
                     f"{self._codec.name} codec decoded {array.shape[1]}x{array.shape[0]} {fmt}, "
                     f"but its header said {self._width}x{self._height} {self._format}"
                 )
-            self._pixels = _readonly(array)
+            self._pixels = readonly(array)
             return self._pixels
 
     def convert(self, fmt: PixelFormat | str) -> Image:
@@ -509,17 +407,6 @@ class Image:
         return (_rebuild_pixels, (self.get_pixels(), self._format.value, dict(self._metadata)))
 
 
-def write_atomic(target: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``target`` atomically and durably; kept importable here.
-
-    The one implementation is :func:`imagestag_core.atomic.write_atomic`
-    (short temporary name in the same folder, fsync of the file and the folder).
-    """
-    from .atomic import write_atomic as write
-
-    write(target, data)
-
-
 def _rebuild_encoded(data: bytes, codec: str, metadata: dict[str, Any],
                      reduce: int = 1) -> Image:
     return Image.from_encoded(data, codec, metadata=metadata).with_decode_reduction(reduce)
@@ -527,57 +414,3 @@ def _rebuild_encoded(data: bytes, codec: str, metadata: dict[str, Any],
 
 def _rebuild_pixels(pixels: np.ndarray, fmt: str, metadata: dict[str, Any]) -> Image:
     return Image(pixels, fmt, metadata=metadata)
-
-
-def _shape_fits(pixels: np.ndarray, fmt: PixelFormat) -> bool:
-    if fmt is PixelFormat.GRAY:
-        return pixels.ndim == 2
-    return pixels.ndim == 3 and pixels.shape[2] == fmt.channels
-
-
-def _read_file(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ImageFileNotFoundError(path) from None
-    except IsADirectoryError:
-        raise ImageFileNotFoundError(path, "it is a directory") from None
-    except PermissionError:
-        raise ImageFileNotFoundError(path, "permission denied") from None
-    except OSError as exc:
-        raise ImageFileNotFoundError(path, exc.strerror or str(exc)) from None
-
-
-def _is_pil(obj: Any) -> bool:
-    module = type(obj).__module__
-    if not module.startswith("PIL."):
-        return False
-    from PIL import Image as PILImage
-
-    return isinstance(obj, PILImage.Image)
-
-
-def _from_pil(pil: Any) -> tuple[np.ndarray, PixelFormat]:
-    mode = pil.mode
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
-        return np.asarray(pil, dtype=np.uint16), PixelFormat.GRAY
-    if mode == "F":
-        return np.asarray(pil, dtype=np.float32), PixelFormat.GRAY
-    if mode == "I":
-        array = np.asarray(pil)
-        if array.min(initial=0) < 0 or array.max(initial=0) > 65535:
-            raise ImageError("a PIL mode 'I' image with values outside 0..65535 has no "
-                             "imagestag format; convert it to 'F' first")
-        return array.astype(np.uint16), PixelFormat.GRAY
-    if mode == "1":
-        pil = pil.convert("L")
-        mode = "L"
-    if mode == "L":
-        return np.asarray(pil), PixelFormat.GRAY
-    if mode == "RGB":
-        return np.asarray(pil), PixelFormat.RGB
-    if mode == "RGBA":
-        return np.asarray(pil), PixelFormat.RGBA
-    has_alpha = "A" in mode or "transparency" in pil.info
-    pil = pil.convert("RGBA" if has_alpha else "RGB")
-    return np.asarray(pil), PixelFormat.RGBA if has_alpha else PixelFormat.RGB

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from imagestag_core import hookimpl
-from imagestag_core.errors import DecodeError, ImagestagError
+from imagestag_core.codec import decode_with
 from imagestag_core.filter import Filter
 from imagestag_core.image import Image
 from imagestag_core.lazy_import import lazy_module
@@ -50,14 +50,7 @@ class Decode(Filter):
         else:
             codec = image.codec
             assert codec is not None
-            try:
-                pixels, fmt = codec.decode(image.encoded, reduce=factor)
-            except ImagestagError:
-                raise
-            except Exception as exc:
-                raise DecodeError(f"cannot decode {codec.name} data: {exc}") from exc
-            if pixels is None:
-                raise DecodeError(f"cannot decode {codec.name} data: corrupt or truncated")
+            pixels, fmt = decode_with(codec, image.encoded, factor)
         if (pixels.shape[1], pixels.shape[0]) != target:
             pixels = cv2.resize(np.asarray(pixels), target, interpolation=cv2.INTER_AREA)
         return image.derive(pixels, fmt)

@@ -1,0 +1,91 @@
+"""Pixel arrays: validation against a pixel format, conversion between formats.
+
+The array half of :class:`~imagestag_core.image.Image`: what shapes and dtypes
+each :class:`~imagestag_core.pixel_format.PixelFormat` takes, and the OpenCV
+colour conversions between them (OpenCV is imported on the first conversion).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import ImageError
+from .lazy_import import lazy_module
+from .pixel_format import PixelFormat
+
+if TYPE_CHECKING:
+    import cv2
+else:
+    # OpenCV loads on the first pixel conversion, not with ``import imagestag_core``.
+    cv2 = lazy_module("cv2", globals())
+
+__all__ = ["convert_pixels", "readonly", "shape_fits", "validate_array"]
+
+
+def readonly(array: np.ndarray) -> np.ndarray:
+    """``array`` itself if read-only, else a read-only view of it (no copy)."""
+    if array.flags.writeable:
+        array = array.view()
+        array.flags.writeable = False
+    return array
+
+
+@functools.cache
+def _conversions() -> dict[tuple[PixelFormat, PixelFormat], int]:
+    """The ``cvtColor`` code of each format pair, built on first use (it needs cv2)."""
+    f = PixelFormat
+    return {
+        (f.RGB, f.BGR): cv2.COLOR_RGB2BGR, (f.RGB, f.RGBA): cv2.COLOR_RGB2RGBA,
+        (f.RGB, f.BGRA): cv2.COLOR_RGB2BGRA, (f.RGB, f.GRAY): cv2.COLOR_RGB2GRAY,
+        (f.BGR, f.RGB): cv2.COLOR_BGR2RGB, (f.BGR, f.RGBA): cv2.COLOR_BGR2RGBA,
+        (f.BGR, f.BGRA): cv2.COLOR_BGR2BGRA, (f.BGR, f.GRAY): cv2.COLOR_BGR2GRAY,
+        (f.RGBA, f.RGB): cv2.COLOR_RGBA2RGB, (f.RGBA, f.BGR): cv2.COLOR_RGBA2BGR,
+        (f.RGBA, f.BGRA): cv2.COLOR_RGBA2BGRA, (f.RGBA, f.GRAY): cv2.COLOR_RGBA2GRAY,
+        (f.BGRA, f.RGB): cv2.COLOR_BGRA2RGB, (f.BGRA, f.BGR): cv2.COLOR_BGRA2BGR,
+        (f.BGRA, f.RGBA): cv2.COLOR_BGRA2RGBA, (f.BGRA, f.GRAY): cv2.COLOR_BGRA2GRAY,
+        (f.GRAY, f.RGB): cv2.COLOR_GRAY2RGB, (f.GRAY, f.BGR): cv2.COLOR_GRAY2BGR,
+        (f.GRAY, f.RGBA): cv2.COLOR_GRAY2RGBA, (f.GRAY, f.BGRA): cv2.COLOR_GRAY2BGRA,
+    }
+
+
+def convert_pixels(pixels: np.ndarray, src: PixelFormat, dst: PixelFormat) -> np.ndarray:
+    """Convert an array between pixel formats (a new array; the input is untouched)."""
+    if src is dst:
+        return pixels
+    if dst is not PixelFormat.GRAY and pixels.dtype != np.uint8:
+        raise ImageError(
+            f"cannot convert a {pixels.dtype} {src} image to {dst}: colour formats are uint8; "
+            f"map it to colour with FalseColor, or scale it to uint8 first"
+        )
+    out = cv2.cvtColor(pixels, _conversions()[(src, dst)])
+    return out
+
+
+def validate_array(array: Any, pixel_format: PixelFormat | str | None) -> tuple[np.ndarray,
+                                                                               PixelFormat]:
+    """Check an array's dtype and shape against a pixel format (inferred when None)."""
+    if not isinstance(array, np.ndarray):
+        raise ImageError(f"expected a numpy array, got {type(array).__name__}")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    fmt = PixelFormat.infer(array) if pixel_format is None else PixelFormat.parse(pixel_format)
+    expected_ndim = 2 if fmt is PixelFormat.GRAY else 3
+    if array.ndim != expected_ndim or (expected_ndim == 3 and array.shape[2] != fmt.channels):
+        want = "(H, W)" if fmt is PixelFormat.GRAY else f"(H, W, {fmt.channels})"
+        raise ImageError(f"a {fmt} image needs an array of shape {want}, got {array.shape}")
+    if array.shape[0] < 1 or array.shape[1] < 1:
+        raise ImageError(f"an image needs at least 1x1 pixels, got shape {array.shape}")
+    if array.dtype not in fmt.allowed_dtypes:
+        allowed = ", ".join(str(d) for d in fmt.allowed_dtypes)
+        raise ImageError(f"a {fmt} image must have dtype {allowed}; got {array.dtype}")
+    return array, fmt
+
+
+def shape_fits(pixels: np.ndarray, fmt: PixelFormat) -> bool:
+    """True when ``pixels`` has the number of dimensions and channels ``fmt`` needs."""
+    if fmt is PixelFormat.GRAY:
+        return pixels.ndim == 2
+    return pixels.ndim == 3 and pixels.shape[2] == fmt.channels
