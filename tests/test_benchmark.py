@@ -48,7 +48,7 @@ class ThirdPartyExecutor(SequentialExecutor):
 class BrokenExecutor(SequentialExecutor):
     name = "broken"
 
-    def _enqueue(self, seq: int, image: CoreImage, timeout: float | None) -> bool:
+    def enqueue(self, seq: int, image: CoreImage, timeout: float | None) -> bool:
         raise RuntimeError("this executor cannot run anything")
 
 

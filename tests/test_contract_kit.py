@@ -209,8 +209,8 @@ class Reordering(SequentialExecutor):
 
     name = "kit_test_reordering"
 
-    def _imap_seq(self, images: Iterable[Any], limit: int) -> Iterator[tuple[int, Any]]:
-        items = list(super()._imap_seq(images, limit))
+    def imap(self, images: Iterable[Any], **options: Any) -> Iterator[Any]:
+        items = list(super().imap(images, **options))
         for i in range(0, len(items) - 1, 2):
             items[i], items[i + 1] = items[i + 1], items[i]
         yield from items
@@ -221,10 +221,10 @@ class Dropping(SequentialExecutor):
 
     name = "kit_test_dropping"
 
-    def _enqueue(self, seq: int, image: Image, timeout: float | None) -> bool:
+    def enqueue(self, seq: int, image: Image, timeout: float | None) -> bool:
         if seq == 1:
             return True
-        return super()._enqueue(seq, image, timeout)
+        return super().enqueue(seq, image, timeout)
 
 
 class Leaking(SequentialExecutor):
@@ -233,7 +233,7 @@ class Leaking(SequentialExecutor):
     name = "kit_test_leaking"
     _leak_gate = threading.Event()
 
-    def _start(self) -> None:
+    def start_workers(self) -> None:
         threading.Thread(target=self._leak_gate.wait, daemon=True, name="leaked-worker").start()
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
 from conftest import frames
+from executor_helpers import Gate, gate_fixture, ids, wait_until  # noqa: F401 (the gate fixture)
 from imagestag_plugins.executors.streaming import (
     CALIBRATION_FRAMES,
     StreamingPipelineExecutor,
@@ -15,57 +15,7 @@ from imagestag_plugins.executors.streaming import (
 from imagestag_plugins.filters.faults import Delay
 
 from imagestag_core import Image, ImagestagError, PixelFormat, get_executor
-from imagestag_core.filter import Filter
 from imagestag_core.filters import FalseColor, FilterPipeline, Resize
-
-# -- a gate: frames wait in a stage until the test opens it -------------------------------
-
-_OPEN: dict[str, threading.Event] = {}
-_ENTERED: dict[str, threading.Semaphore] = {}
-
-
-class Gate(Filter):
-    """Frames listed in ``frames`` (all when empty) wait until gate ``gate`` opens."""
-
-    name = "test_streaming_gate"
-    gate: str = ""
-    frames: tuple[int, ...] = ()
-
-    def apply(self, image: Image) -> Image:
-        if not self.frames or image.metadata["frame"] in self.frames:
-            _ENTERED[self.gate].release()
-            if not _OPEN[self.gate].wait(30):
-                raise TimeoutError(f"gate {self.gate!r} never opened")
-        return image
-
-
-@pytest.fixture
-def gate() -> Iterator[Callable[[str], tuple[threading.Event, threading.Semaphore]]]:
-    names: list[str] = []
-
-    def make(name: str) -> tuple[threading.Event, threading.Semaphore]:
-        names.append(name)
-        _OPEN[name] = threading.Event()
-        _ENTERED[name] = threading.Semaphore(0)
-        return _OPEN[name], _ENTERED[name]
-
-    yield make
-    for name in names:  # never leave a worker blocked behind a failed test
-        _OPEN.pop(name).set()
-        _ENTERED.pop(name)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    waiter = threading.Event()
-    for _ in range(int(timeout / 0.005)):
-        if predicate():
-            return
-        waiter.wait(0.005)
-    raise AssertionError("condition not reached in time")
-
-
-def ids(results: list[Image]) -> list[int]:
-    return [r.metadata["frame"] for r in results]
 
 
 def streaming_threads() -> list[threading.Thread]:

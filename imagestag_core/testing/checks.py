@@ -757,7 +757,11 @@ def check_executor(name_or_class: str | type[Executor], *,
     # stages: anything registered plus the kit's own invert, kept short
     # an executor that takes long to start (processes, a cluster) gets fewer,
     # fuller examples, so the kit stays cheap enough to run on every commit
-    cycle = _timed_cycle(make, timeout)
+    try:
+        cycle = _timed_cycle(make, timeout)
+    except _Broken as exc:
+        # an executor that hangs or loses a frame already in the cost probe
+        raise _violation(exc, label) from None
     costly = cycle > _COSTLY_CYCLE_S and max_examples is None
     if costly:
         run_settings = Settings(base, max_examples=max(1, base.max_examples // 6))

@@ -9,7 +9,7 @@ Flow of a frame::
 
     submit -> local queue (<= max_in_flight) -> Dask task (<= max_in_flight running)
            -> worker: build the pipeline once (spec or pickle), apply the stages
-           -> Outcome(value | stage + error, per-stage timings) -> _deliver / _fail
+           -> Outcome(value | stage + error, per-stage timings) -> deliver / fail
 
 Scripts that start a local cluster (no ``client``/``address``) need the
 ``if __name__ == "__main__":`` guard, because worker processes are spawned::
@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from imagestag_core import hookimpl
-from imagestag_core.errors import FrameError, ImagestagError
+from imagestag_core.errors import ExecutorClosedError, FrameError, ImagestagError
 from imagestag_core.executor import Executor, available_cpus
 from imagestag_core.filter import Filter
 from imagestag_core.image import Image
@@ -50,7 +50,9 @@ from .worker import Outcome, PathJob, PathResult, check_worker, run_frame, run_p
 
 __all__ = ["DaskPipelineExecutor"]
 
-_POLL = 0.25
+#: how often ``stop`` asks the scheduler whether any worker is left, while
+#: frames are still with Dask: a cluster that lost every worker sends no event
+_HEALTH_CHECK_S = 0.25
 #: frames whose data is larger than this go to the cluster with ``scatter``
 #: instead of inside the task, which Dask warns about above 10 MB
 _SCATTER_BYTES = 4 * 1024 * 1024
@@ -136,7 +138,7 @@ class DaskPipelineExecutor(Executor):
         self._shared_cluster = shared_cluster
         self._connect_timeout = connect_timeout
         # decided and pickled now, so an unpicklable local filter fails here
-        self._payload = make_payload(self.pipeline, self._opencv_request or 1)
+        self._payload = make_payload(self.pipeline, self.requested_opencv_threads or 1)
         self._id = uuid.uuid4().hex[:10]
         self._client: Any = None
         self._owned_client: Any = None
@@ -168,11 +170,11 @@ class DaskPipelineExecutor(Executor):
 
     @property
     def default_window(self) -> int:
-        return self._window or 2 * self.max_in_flight
+        return self.window or 2 * self.max_in_flight
 
-    def _opencv_threads_wanted(self) -> int:
+    def opencv_threads_wanted(self) -> int:
         # the client process does no pixel work; leave OpenCV's setting alone
-        return self._opencv_request or 1
+        return self.requested_opencv_threads or 1
 
     @property
     def client(self) -> Any:
@@ -181,7 +183,7 @@ class DaskPipelineExecutor(Executor):
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    def _start(self) -> None:
+    def start_workers(self) -> None:
         try:
             self._client = self._connect()
             self._client.wait_for_workers(1, timeout=self._connect_timeout)
@@ -220,7 +222,7 @@ class DaskPipelineExecutor(Executor):
             first = next(iter(sorted(replies)))
             raise WorkerSetupError("; ".join(problems), worker=first)
 
-    def _shutdown(self, cancel: bool) -> None:
+    def shutdown_workers(self, cancel: bool) -> None:
         # frames already with Dask finish (``cancel`` only drops the local queue,
         # which the base has done before calling us); wait for them, but give up
         # on a cluster that has had no worker for connect_timeout seconds
@@ -229,7 +231,8 @@ class DaskPipelineExecutor(Executor):
             with self._tasks:
                 if not (self._queued or self._running):
                     return
-                self._tasks.wait(_POLL)
+                # woken by every settled frame; the timeout is the health check
+                self._tasks.wait(_HEALTH_CHECK_S)
                 if not (self._queued or self._running):
                     return
             if self._worker_count():
@@ -244,7 +247,7 @@ class DaskPipelineExecutor(Executor):
             self._queued.clear()
             self._running.clear()
         for seq in stranded:
-            self._fail(seq, None, ImagestagError(
+            self.fail(seq, None, ImagestagError(
                 f"the Dask cluster has had no workers for {self._connect_timeout}s; "
                 f"frame {seq} could not be processed"))
 
@@ -256,12 +259,13 @@ class DaskPipelineExecutor(Executor):
         except Exception:
             return 0
 
-    def _release(self) -> None:
+    def release_resources(self) -> None:
         self._released = True
         with self._tasks:
             futures = [t.future for t in self._running.values() if t.future is not None]
             self._running.clear()
             self._queued.clear()
+            self._tasks.notify_all()
         if futures and self._client is not None:
             # the client may already be gone, and then there is nothing left to free
             with contextlib.suppress(Exception):
@@ -278,27 +282,30 @@ class DaskPipelineExecutor(Executor):
 
     # -- submitting ---------------------------------------------------------------------
 
-    def _to_frame(self, item: Any) -> Any:
+    def to_frame(self, item: Any) -> Any:
         if isinstance(item, PathJob):
             return item
-        return super()._to_frame(item)
+        return super().to_frame(item)
 
-    def _enqueue(self, seq: int, image: Image | PathJob, timeout: float | None) -> bool:
+    def enqueue(self, seq: int, image: Image | PathJob, timeout: float | None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._tasks:
-            while len(self._queued) >= self.max_in_flight:
+            # woken when a frame moves on to Dask (_dispatch), is cancelled or released
+            while len(self._queued) >= self.max_in_flight and not self._released:
                 if deadline is None:
-                    self._tasks.wait(_POLL)
+                    self._tasks.wait()
                     continue
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
-                self._tasks.wait(min(remaining, _POLL))
+                self._tasks.wait(remaining)
+            if self._released:
+                raise ExecutorClosedError(f"{self.label} is closed")
             self._queued.append((seq, image))
         self._dispatch()
         return True
 
-    def _cancel_queued(self) -> list[int]:
+    def cancel_queued(self) -> list[int]:
         with self._tasks:
             seqs = [seq for seq, _ in self._queued]
             self._queued.clear()
@@ -365,15 +372,15 @@ class DaskPipelineExecutor(Executor):
                 f"frame {seq} was lost on the Dask cluster {task.attempt + 1} times "
                 f"(retries={self.retries}): {type(lost).__name__}: {lost}")
             error.__cause__ = lost
-            self._fail(seq, None, error)
+            self.fail(seq, None, error)
         else:
             for index, seconds in enumerate(outcome.timings):
-                self._stats[index].record(seconds)
+                self.stage_stats[index].record(seconds)
             if outcome.ok:
-                self._deliver(seq, outcome.value)
+                self.deliver(seq, outcome.value)
             else:
                 assert outcome.error is not None
-                self._fail(seq, outcome.stage, outcome.error)
+                self.fail(seq, outcome.stage, outcome.error)
         with self._tasks:
             self._running.pop(seq, None)
             self._tasks.notify_all()

@@ -104,6 +104,12 @@ def _apply(payload: PipelinePayload, image: Image, outcome: Outcome) -> Image | 
     except Exception as exc:
         outcome.error = _portable(exc)
         return None
+    try:
+        # shrink-on-load, once per input frame before stage 0, as every executor does
+        image = pipeline.prepare_source(image)
+    except Exception as exc:
+        outcome.error = _portable(exc)
+        return None
     for index, filt in enumerate(pipeline.filters):
         t0 = time.perf_counter()
         try:
@@ -129,7 +135,11 @@ def run_frame(payload: PipelinePayload, image: Image) -> Outcome:
 
 
 def run_path_job(payload: PipelinePayload, job: PathJob) -> Outcome:
-    """Path mode: read ``job.input``, run the pipeline, write the output atomically."""
+    """Path mode: read ``job.input``, run the pipeline, write the output atomically.
+
+    ``Image(path)`` only reads the header; ``prepare_source`` (in ``_apply``)
+    then lets the first stage decode it at a reduced size.
+    """
     outcome = Outcome(worker=_worker_address())
     try:
         image = Image(job.input)

@@ -15,7 +15,7 @@ import time
 from collections import deque
 from typing import Any, Generic, TypeVar
 
-__all__ = ["CLOSED", "Channel", "ChannelClosed"]
+__all__ = ["CLOSED", "Channel", "ChannelClosed", "QueueFigures"]
 
 T = TypeVar("T")
 
@@ -33,6 +33,16 @@ class _Closed:
 
 #: returned by :meth:`Channel.get` once the channel is closed and empty
 CLOSED: Any = _Closed()
+
+
+class QueueFigures:
+    """Where a channel keeps its figures when no stage reports them (an empty pipeline)."""
+
+    __slots__ = ("blocked", "high_water")
+
+    def __init__(self) -> None:
+        self.high_water = 0
+        self.blocked = 0.0
 
 
 class Channel(Generic[T]):

@@ -9,22 +9,19 @@ so the workers do not oversubscribe the cores.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from imagestag_core import hookimpl
-from imagestag_core.errors import ExecutorClosedError, ImagestagError
-from imagestag_core.executor import Executor, available_cpus
 from imagestag_core.filter import Filter
 from imagestag_core.image import Image
 from imagestag_core.pipeline import FilterPipeline
 
-from ._channel import CLOSED, Channel, ChannelClosed
+from ._pool import QueuePoolExecutor
 
 __all__ = ["BatchPipelineExecutor"]
 
 
-class BatchPipelineExecutor(Executor):
+class BatchPipelineExecutor(QueuePoolExecutor):
     """Data-parallel thread pool: every worker runs the whole pipeline on one frame.
 
     Args:
@@ -48,71 +45,13 @@ class BatchPipelineExecutor(Executor):
     def __init__(self, pipeline: FilterPipeline | list[Filter | str] | str,
                  num_workers: int | None = None, queue_size: int | None = None,
                  **options: Any) -> None:
-        super().__init__(pipeline, **options)
-        if num_workers is None:
-            num_workers = available_cpus()
-        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
-            raise ImagestagError(f"num_workers must be an int >= 1, got {num_workers!r}")
-        if queue_size is None:
-            queue_size = 4 * num_workers
-        if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
-            raise ImagestagError(f"queue_size must be an int >= 1, got {queue_size!r}")
-        self._num_workers = num_workers
-        self.queue_size = queue_size
-        # an empty pipeline has no stage to report the queue on; its figures are dropped
-        holder = self._stats[0] if self._stats else _Figures()
-        self._queue: Channel[tuple[int, Image]] = Channel(queue_size, holder)
-        self._threads: list[threading.Thread] = []
+        super().__init__(pipeline, num_workers, queue_size, queue_per_worker=4, **options)
 
-    @property
-    def num_workers(self) -> int:
-        return self._num_workers
+    def start_workers(self) -> None:
+        self.start_threads("imagestag-batch")
 
-    def _start(self) -> None:
-        for index in range(self._num_workers):
-            thread = threading.Thread(target=self._work, name=f"imagestag-batch-{index}",
-                                      daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def _work(self) -> None:
-        get = self._queue.get
-        process = self._process_frame
-        while True:
-            item = get()
-            if item is CLOSED:
-                return
-            try:
-                process(*item)
-            except BaseException as exc:
-                # a bug outside the filters must not kill the worker and strand the frame
-                self._fail(item[0], None, exc)
-
-    def _enqueue(self, seq: int, image: Image, timeout: float | None) -> bool:
-        try:
-            return self._queue.put((seq, image), timeout)
-        except ChannelClosed:
-            raise ExecutorClosedError(
-                f"{self._label} stopped while submit waited for room") from None
-
-    def _cancel_queued(self) -> list[int]:
-        return [seq for seq, _ in self._queue.drain()]
-
-    def _shutdown(self, cancel: bool) -> None:
-        self._queue.close()
-        current = threading.current_thread()
-        for thread in self._threads:
-            if thread is not current:
-                thread.join()
-        self._threads = [t for t in self._threads if t.is_alive()]
-
-
-class _Figures:
-    __slots__ = ("blocked", "high_water")
-
-    def __init__(self) -> None:
-        self.high_water = 0
-        self.blocked = 0.0
+    def handle(self, worker: int, seq: int, image: Image) -> None:
+        self.process_frame(seq, image)
 
 
 @hookimpl

@@ -57,14 +57,14 @@ import numpy as np
 from imagestag_core import hookimpl
 from imagestag_core.codec import ImageInfo
 from imagestag_core.errors import ExecutorClosedError, ImagestagError
-from imagestag_core.executor import _TOMBSTONE_CANCELLED, Executor, Span, available_cpus
+from imagestag_core.executor import Outcome
 from imagestag_core.filter import Filter
 from imagestag_core.image import Image
 from imagestag_core.pipeline import FilterPipeline
 from imagestag_core.pixel_format import PixelFormat
 from imagestag_core.plugins import LOCAL_PROVIDER, get_plugin_manager
 
-from ._channel import CLOSED, Channel, ChannelClosed
+from ._pool import QueuePoolExecutor
 
 __all__ = ["SEGMENT_PREFIX", "ProcessPipelineExecutor", "WorkerDiedError"]
 
@@ -216,6 +216,8 @@ class _Worker:
         self.conn = conn
         self.index = index
         self.filters = filters
+        # built once: prepare_source may look at the first stage for every frame
+        self.pipeline = FilterPipeline(list(filters))
         self.where = f"process worker {index} (pid {os.getpid()})"
         self.segments: dict[str, SharedMemory] = {}  # role ("in"/"out") -> mapping
 
@@ -266,8 +268,12 @@ class _Worker:
 
     def _frame(self, seq: int, metadata: dict[str, Any], source: tuple[Any, ...],
                out_name: str | None) -> tuple[Any, ...]:
-        image = self._input(source, metadata)
-        received = image
+        received = self._input(source, metadata)
+        try:
+            # shrink-on-load, exactly as the in-process executors do before stage 0
+            image = self.pipeline.prepare_source(received)
+        except Exception as exc:
+            return ("error", seq, None, _portable(exc, self.where), [])
         timings: list[tuple[int, float, float]] = []
         for index, filt in enumerate(self.filters):
             t0 = time.perf_counter()
@@ -435,7 +441,7 @@ class _Pool:
                 slot.release_segments()
 
 
-class ProcessPipelineExecutor(Executor):
+class ProcessPipelineExecutor(QueuePoolExecutor):
     """A pool of worker processes, each running the whole pipeline on one frame.
 
     Args:
@@ -466,38 +472,21 @@ class ProcessPipelineExecutor(Executor):
     def __init__(self, pipeline: FilterPipeline | list[Filter | str] | str,
                  num_workers: int | None = None, start_method: str | None = None,
                  queue_size: int | None = None, **options: Any) -> None:
-        super().__init__(pipeline, **options)
-        if num_workers is None:
-            num_workers = available_cpus()
-        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
-            raise ImagestagError(f"num_workers must be an int >= 1, got {num_workers!r}")
+        super().__init__(pipeline, num_workers, queue_size, queue_per_worker=2, **options)
         if start_method is None:
             start_method = "spawn"
         if start_method not in _START_METHODS:
             raise ImagestagError(
                 f"start_method must be 'spawn' or 'forkserver', got {start_method!r}; 'fork' "
                 f"would copy the parent's threads' locks in whatever state they are in")
-        if queue_size is None:
-            queue_size = 2 * num_workers
-        if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
-            raise ImagestagError(f"queue_size must be an int >= 1, got {queue_size!r}")
-        self._num_workers = num_workers
         self.start_method = start_method
-        self.queue_size = queue_size
         self._payload = [_pack_stage(stage_name, filt)
                          for stage_name, filt in zip(self.stage_names, self.filters)]
         self._context: Any = multiprocessing.get_context(start_method)
-        holder = self._stats[0] if self._stats else _Figures()
-        self._queue: Channel[tuple[int, Image]] = Channel(queue_size, holder)
-        self._threads: list[threading.Thread] = []
         self._pool = _Pool()
         # the safety net for an executor never closed (Ctrl-C outside a with
         # block, a notebook kernel shutting down); it holds the pool, not self
         self._finalizer = weakref.finalize(self, _Pool.close, self._pool)
-
-    @property
-    def num_workers(self) -> int:
-        return self._num_workers
 
     @property
     def worker_pids(self) -> list[int]:
@@ -507,7 +496,7 @@ class ProcessPipelineExecutor(Executor):
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def _start(self) -> None:
+    def start_workers(self) -> None:
         self._pool.slots = [_Slot(index) for index in range(self._num_workers)]
         try:
             # start every process first, then wait: the pool starts in the time of one
@@ -518,17 +507,13 @@ class ProcessPipelineExecutor(Executor):
         except BaseException:
             self._pool.close()
             raise
-        for slot in self._pool.slots:
-            thread = threading.Thread(target=self._dispatch, args=(slot,),
-                                      name=f"imagestag-process-{slot.index}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self.start_threads("imagestag-process")
 
     def _launch(self, slot: _Slot) -> None:
         parent_end, child_end = self._context.Pipe(duplex=True)
         process = self._context.Process(
             target=_worker_main, name=f"imagestag-process-{slot.index}", daemon=True,
-            args=(child_end, slot.index, self._payload, self._opencv_value or 1))
+            args=(child_end, slot.index, self._payload, self.opencv_threads_in_use or 1))
         try:
             process.start()
         finally:
@@ -556,50 +541,26 @@ class ProcessPipelineExecutor(Executor):
             slot.process.join(_JOIN_TIMEOUT)
             reason = f"it exited during start-up ({_exit_text(slot.process.exitcode)})"
         slot.stop_process()
-        raise ImagestagError(f"{self._label}: worker {slot.index} (pid {pid}) could not start "
+        raise ImagestagError(f"{self.label}: worker {slot.index} (pid {pid}) could not start "
                              f"the pipeline {self.pipeline.to_string()!r}: {reason}")
 
-    def _enqueue(self, seq: int, image: Image, timeout: float | None) -> bool:
-        try:
-            return self._queue.put((seq, image), timeout)
-        except ChannelClosed:
-            raise ExecutorClosedError(
-                f"{self._label} stopped while submit waited for room") from None
-
-    def _cancel_queued(self) -> list[int]:
-        return [seq for seq, _ in self._queue.drain()]
-
-    def _shutdown(self, cancel: bool) -> None:
-        self._queue.close()
-        current = threading.current_thread()
-        for thread in self._threads:
-            if thread is not current:
-                thread.join()
-        self._threads = [t for t in self._threads if t.is_alive()]
+    def shutdown_workers(self, cancel: bool) -> None:
+        super().shutdown_workers(cancel)
         if not self._threads:
             # nothing can be submitted after stop(), so the processes go now
             self._pool.close()
 
-    def _release(self) -> None:
+    def release_resources(self) -> None:
         self._finalizer()
 
     # -- one dispatcher thread per worker ------------------------------------------------------
 
-    def _dispatch(self, slot: _Slot) -> None:
-        get = self._queue.get
-        while True:
-            item = get()
-            if item is CLOSED:
-                return
-            seq, image = item
-            if not self._should_run():
-                self._tombstone(seq, _TOMBSTONE_CANCELLED)
-                continue
-            try:
-                self._run_remote(slot, seq, image)
-            except BaseException as exc:
-                # a bug outside the filters must not kill the dispatcher and strand the frame
-                self._fail(seq, None, exc)
+    def handle(self, worker: int, seq: int, image: Image) -> None:
+        # worker thread ``worker`` dispatches to worker process ``worker``
+        if not self.should_run():
+            self.discard([seq], Outcome.CANCELLED)
+            return
+        self._run_remote(self._pool.slots[worker], seq, image)
 
     def _run_remote(self, slot: _Slot, seq: int, image: Image) -> None:
         if slot.process is None or not slot.process.is_alive():
@@ -608,7 +569,7 @@ class ProcessPipelineExecutor(Executor):
             try:
                 self._restart(slot)
             except ImagestagError as exc:
-                self._fail(seq, None, exc)
+                self.fail(seq, None, exc)
                 return
         conn = slot.conn
         assert conn is not None
@@ -620,8 +581,8 @@ class ProcessPipelineExecutor(Executor):
             self._replace_dead_worker(slot, seq)
             return
         except Exception as exc:
-            self._fail(seq, None, ImagestagError(
-                f"frame {seq} cannot be sent to {self._label}'s worker {slot.index}: "
+            self.fail(seq, None, ImagestagError(
+                f"frame {seq} cannot be sent to {self.label}'s worker {slot.index}: "
                 f"{type(exc).__name__}: {exc}; keep metadata picklable"))
             return
         while True:
@@ -637,16 +598,16 @@ class ProcessPipelineExecutor(Executor):
         if kind == "error":
             stage, error, timings = rest
             self._record(seq, timings, slot.index)
-            self._fail(seq, stage, error)
+            self.fail(seq, stage, error)
             return
         timings, result, metadata = rest
         self._record(seq, timings, slot.index)
         try:
             out = self._result(slot, image, result, metadata)
         except Exception as exc:
-            self._fail(seq, None, exc)
+            self.fail(seq, None, exc)
             return
-        self._deliver(seq, out)
+        self.deliver(seq, out)
 
     def _receive(self, slot: _Slot) -> tuple[Any, ...] | None:
         """The worker's reply, or None when it died first (its sentinel fired)."""
@@ -679,26 +640,24 @@ class ProcessPipelineExecutor(Executor):
         error = WorkerDiedError(
             f"process worker {slot.index} (pid {pid}) died while processing frame {seq} "
             f"({_exit_text(exitcode)})", worker=slot.index, pid=pid, exitcode=exitcode)
-        if self.on_error != "raise" and self._should_run():
+        if self.on_error != "raise" and self.should_run():
             try:
                 self._restart(slot)
             except ImagestagError as exc:
                 # the next frame this slot takes tries again and reports the cause
                 _add_note(error, f"restarting it failed: {exc}")
-        self._fail(seq, None, error)
+        self.fail(seq, None, error)
 
     def _restart(self, slot: _Slot) -> None:
         with self._pool.lock:
             if self._pool.closed:
-                raise ExecutorClosedError(f"{self._label} is closed")
+                raise ExecutorClosedError(f"{self.label} is closed")
             self._launch(slot)
         self._await_ready(slot)
 
     def _record(self, seq: int, timings: list[tuple[int, float, float]], worker: int) -> None:
         for index, t0, t1 in timings:
-            self._stats[index].record(t1 - t0)
-            if self.trace:
-                self._spans.append(Span(index, seq, f"process-{worker}", t0, t1))
+            self.record_stage(index, seq, t0, t1, thread=f"process-{worker}")
 
     # -- moving frames ---------------------------------------------------------------------------
 
@@ -747,7 +706,7 @@ class ProcessPipelineExecutor(Executor):
             return current
         with self._pool.lock:
             if self._pool.closed:
-                raise ExecutorClosedError(f"{self._label} is closed")
+                raise ExecutorClosedError(f"{self.label} is closed")
             segment = SharedMemory(name=self._pool.segment_name(), create=True, size=nbytes)
             slot.segments[role] = segment
         if current is not None:
@@ -765,14 +724,6 @@ def _exit_text(exitcode: int | None) -> str:
         except ValueError:
             return f"killed by signal {-exitcode}"
     return f"exit code {exitcode}"
-
-
-class _Figures:
-    __slots__ = ("blocked", "high_water")
-
-    def __init__(self) -> None:
-        self.high_water = 0
-        self.blocked = 0.0
 
 
 @hookimpl

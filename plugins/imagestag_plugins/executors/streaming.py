@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from imagestag_core import hookimpl
 from imagestag_core.errors import ExecutorClosedError, ImagestagError
-from imagestag_core.executor import Executor, _StageFailed, available_cpus
+from imagestag_core.executor import Executor, Outcome, StageFailed, available_cpus
 from imagestag_core.filter import Filter
 from imagestag_core.image import Image
 from imagestag_core.pipeline import FilterPipeline
@@ -98,7 +98,7 @@ class StreamingPipelineExecutor(Executor):
         self._workers = workers
         self._budget = max(available_cpus(), stages)
         self._channels: list[Channel[tuple[int, Image]]] = [
-            Channel(queue_size, stats) for stats in self._stats]
+            Channel(queue_size, stats) for stats in self.stage_stats]
         self._lock = threading.Lock()
         self._alive = [0] * stages
         self._threads: list[threading.Thread] = []
@@ -114,19 +114,19 @@ class StreamingPipelineExecutor(Executor):
 
     @property
     def default_window(self) -> int:
-        if self._window:
-            return self._window
+        if self.window:
+            return self.window
         # "auto" may grow to about budget + stages threads; keep them all fed
         most = self._budget + len(self._workers) if self._auto else self.num_workers
         return max(4, 2 * most)
 
-    def _stage_workers(self) -> list[int]:
+    def stage_workers(self) -> list[int]:
         with self._lock:
             return list(self._workers)
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def _start(self) -> None:
+    def start_workers(self) -> None:
         with self._lock:
             for stage, count in enumerate(self._workers):
                 for _ in range(count):
@@ -141,23 +141,21 @@ class StreamingPipelineExecutor(Executor):
         self._threads.append(thread)
         thread.start()
 
-    def _shutdown(self, cancel: bool) -> None:
+    def shutdown_workers(self, cancel: bool) -> None:
         with self._lock:
             # no calibration may add threads once the stop cascade has begun
             self._stopping = True
+            threads = list(self._threads)
         if self._channels:
+            # each stage closes the next one when its last worker returns
             self._channels[0].close()
-        current = threading.current_thread()
-        for thread in list(self._threads):
-            if thread is not current:
-                thread.join()
-        self._threads = [t for t in self._threads if t.is_alive()]
+        self._threads = self.join_workers(threads)
 
     # -- submitting -------------------------------------------------------------------------
 
-    def _enqueue(self, seq: int, image: Image, timeout: float | None) -> bool:
+    def enqueue(self, seq: int, image: Image, timeout: float | None) -> bool:
         if not self._channels:
-            self._deliver(seq, image)
+            self.deliver(seq, image)
             return True
         item = (seq, image)
         try:
@@ -165,20 +163,20 @@ class StreamingPipelineExecutor(Executor):
                 return self._channels[0].put(item, timeout)
             if self.overflow == "drop_newest":
                 if not self._channels[0].offer(item):
-                    self._tombstone(seq, "dropped")
+                    self.discard([seq], Outcome.DROPPED)
                 return True
             evicted = self._channels[0].push_evicting(item)
         except ChannelClosed:
             raise ExecutorClosedError(
-                f"{self._label} stopped while submit waited for room") from None
+                f"{self.label} stopped while submit waited for room") from None
         if evicted is not None:
-            self._tombstone(evicted[0], "dropped")
+            self.discard([evicted[0]], Outcome.DROPPED)
         return True
 
-    def _cancel_queued(self) -> list[int]:
+    def cancel_queued(self) -> list[int]:
         if not self._channels:
             return []
-        if self._failure is None:
+        if self.should_run():
             # stop(cancel=True): only frames that have not started any stage
             return [seq for seq, _ in self._channels[0].drain()]
         # a failure under on_error="raise": nothing else is worth computing
@@ -190,7 +188,7 @@ class StreamingPipelineExecutor(Executor):
         source = self._channels[stage]
         last = stage == len(self._channels) - 1
         target = None if last else self._channels[stage + 1]
-        run = self._run_stage
+        run = self.run_stage
         try:
             while True:
                 item = source.get()
@@ -198,21 +196,21 @@ class StreamingPipelineExecutor(Executor):
                     return
                 seq, image = item
                 try:
-                    if not self._should_run():
-                        self._tombstone(seq, "cancelled")
+                    if not self.should_run():
+                        self.discard([seq], Outcome.CANCELLED)
                         continue
                     out = run(stage, seq, image)
                     if target is None:
-                        self._deliver(seq, out)
+                        self.deliver(seq, out)
                     else:
                         # never raises ChannelClosed: stage+1 closes only after this
                         # stage's last worker has returned
                         target.put((seq, out))
-                except _StageFailed as failed:
-                    self._fail(seq, failed.stage, failed.error)
+                except StageFailed as failed:
+                    self.fail(seq, failed.stage, failed.error)
                 except BaseException as exc:
                     # a bug outside the filters must not kill the worker and strand the frame
-                    self._fail(seq, None, exc)
+                    self.fail(seq, None, exc)
                 if self._calibrating and last:
                     self._calibrate()
         finally:
@@ -228,14 +226,14 @@ class StreamingPipelineExecutor(Executor):
 
     def _calibrate(self) -> None:
         """Give each stage threads in proportion to its measured time (``"auto"``)."""
-        counts = [s.count for s in self._stats]
+        counts = [s.count for s in self.stage_stats]
         if min(counts) < CALIBRATION_FRAMES:
             return
         with self._lock:
             if not self._calibrating or self._stopping:
                 return
             self._calibrating = False
-            times = [s.total / s.count for s in self._stats]
+            times = [s.mean() for s in self.stage_stats]
             total = sum(times) or 1.0
             wanted = [max(1, math.ceil(self._budget * t / total)) for t in times]
             for stage, count in enumerate(wanted):
@@ -243,11 +241,9 @@ class StreamingPipelineExecutor(Executor):
                     self._spawn(stage)
                 self._workers[stage] = max(count, self._workers[stage])
         # more threads: fewer OpenCV threads each (the smallest request wins)
-        from imagestag_core.executor import opencv_threads
-
         with self._lock:
             if not self._stopping:
-                self._opencv_value = opencv_threads.acquire(self, self._opencv_threads_wanted())
+                self.update_opencv_threads()
 
 
 @hookimpl
