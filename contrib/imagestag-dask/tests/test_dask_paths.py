@@ -81,3 +81,28 @@ def test_two_inputs_with_one_output_name_fail_before_any_work(dask_client: Any, 
         with pytest.raises(ImagestagError, match="would both be written"):
             ex.process_paths([*a, *b], tmp_path / "out")
         assert ex.get_metrics().frames_submitted == 0
+
+
+def test_path_mode_decodes_jpegs_at_reduced_size_like_the_pipeline(
+        dask_client: Any, tmp_path: Path) -> None:
+    import numpy as np
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    y, x = np.mgrid[0:960, 0:1280]
+    inputs = []
+    for i in range(3):
+        noise = np.random.default_rng(i).integers(0, 40, (960, 1280), np.uint8)
+        gray = ((x + y * (i + 1)) % 256).astype(np.uint8) // 2 + noise
+        rgb = np.dstack([gray, gray[::-1], gray[:, ::-1]])
+        inputs.append(Image(rgb).save(folder / f"p{i}.jpg"))
+    pipeline = FilterPipeline.parse("resize 160x120 mode=fit | encode png")
+    with DaskPipelineExecutor(pipeline, client=dask_client) as ex:
+        results = ex.process_paths(inputs, tmp_path / "out")
+    for source, result in zip(inputs, results):
+        assert isinstance(result, PathResult) and result.size == (160, 120)
+        written = Path(result.output).read_bytes()
+        # the pipeline itself prepares the source: the JPEG decoded at 1/8 size
+        assert written == pipeline.apply(Image(source)).encoded
+        full = Image(Image(source).get_pixels(), "bgr")
+        assert written != pipeline.apply(full).encoded  # a full decode gives other pixels
