@@ -10,6 +10,7 @@ crash.  The temporary name does not grow with the target's name: a valid
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from .errors import ImagestagError
@@ -50,12 +51,24 @@ def replace_atomic(tmp: str | os.PathLike[str], target: str | os.PathLike[str]) 
     ``tmp`` is removed when anything fails; errors raise :class:`ImagestagError`.
     """
     tmp, target = Path(tmp), Path(target)
-    try:
+
+    def flush() -> None:
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    _commit(tmp, target, flush)
+
+
+def _commit(tmp: Path, target: Path, prepare: Callable[[], None]) -> None:
+    """Run ``prepare`` (write/flush ``tmp``), rename ``tmp`` over ``target``, fsync the folder.
+
+    On any failure ``tmp`` is removed; an ``OSError`` becomes an ImagestagError.
+    """
+    try:
+        prepare()
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -87,16 +100,11 @@ def write_atomic(target: str | os.PathLike[str], data: bytes) -> None:
         break
     else:
         raise ImagestagError(f"cannot write {str(target)!r}: no free temporary name")
-    try:
+
+    def write() -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ImagestagError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
+
+    _commit(tmp, target, write)

@@ -137,14 +137,8 @@ class ResultStore:
             self.check_open()
             if self.max_pending is not None:
                 self._wait_for_room(timeout)
-            seq = self._next_seq
-            self._next_seq += 1
+            seq = self._number_new_frame()
             self._unread.add(seq)
-            self._submitted += 1
-            now = time.perf_counter()
-            if self._first is None:
-                self._first = now
-            self._submit_times[seq] = now
             return seq
 
     def unreserve(self, seq: int) -> None:
@@ -242,14 +236,18 @@ class ResultStore:
         """
         with self._cond:
             self.check_open()
-            seq = self._next_seq
-            self._next_seq += 1
-            self._submitted += 1
-            now = time.perf_counter()
-            if self._first is None:
-                self._first = now
-            self._submit_times[seq] = now
-            return seq
+            return self._number_new_frame()
+
+    def _number_new_frame(self) -> int:
+        # caller holds self._cond: the next seq, counted as submitted from now
+        seq = self._next_seq
+        self._next_seq += 1
+        self._submitted += 1
+        now = time.perf_counter()
+        if self._first is None:
+            self._first = now
+        self._submit_times[seq] = now
+        return seq
 
     def complete_inline(self, seq: int) -> None:
         """Frame ``seq`` from :meth:`begin_inline` succeeded; its caller has the result."""
