@@ -101,6 +101,22 @@ class WorkerDiedError(ImagestagError, RuntimeError):
 _StagePayload = tuple[str, dict[str, Any] | None, str, bytes | None]
 
 
+
+def _inline_image(message: tuple[Any, ...], metadata: dict[str, Any]) -> Image | None:
+    """The image a pipe message carries itself (encoded bytes or a small array), else None.
+
+    Both directions use the same two forms; large pixel arrays travel through
+    shared memory instead and are rebuilt by the receiving side.
+    """
+    kind = message[0]
+    if kind == "encoded":
+        _, data, codec, (width, height, fmt, dtype) = message
+        info = ImageInfo(width, height, PixelFormat(fmt), np.dtype(dtype))
+        return Image.from_encoded(data, codec, info=info, metadata=metadata)
+    if kind == "array":
+        return Image(message[1], message[2], metadata=metadata)
+    return None
+
 def _identity(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
@@ -295,13 +311,9 @@ class _Worker:
         return ("ok", seq, timings, result, dict(image.metadata))
 
     def _input(self, source: tuple[Any, ...], metadata: dict[str, Any]) -> Image:
-        kind = source[0]
-        if kind == "encoded":
-            _, data, codec, (width, height, fmt, dtype) = source
-            info = ImageInfo(width, height, PixelFormat(fmt), np.dtype(dtype))
-            return Image.from_encoded(data, codec, info=info, metadata=metadata)
-        if kind == "array":
-            return Image(source[1], source[2], metadata=metadata)
+        inline = _inline_image(source, metadata)
+        if inline is not None:
+            return inline
         _, name, shape, dtype, fmt = source
         view = np.ndarray(shape, np.dtype(dtype), buffer=self._segment("in", name).buf)
         return Image(view, fmt, metadata=metadata)
@@ -682,12 +694,9 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
         if kind == "same":
             # Images are immutable, so the result may share the input's pixels
             return Image(sent.get_pixels(), result[1], metadata=metadata)
-        if kind == "encoded":
-            _, data, codec, (width, height, fmt, dtype) = result
-            info = ImageInfo(width, height, PixelFormat(fmt), np.dtype(dtype))
-            return Image.from_encoded(data, codec, info=info, metadata=metadata)
-        if kind == "array":
-            return Image(result[1], result[2], metadata=metadata)
+        inline = _inline_image(result, metadata)
+        if inline is not None:
+            return inline
         _, shape, dtype, fmt = result
         view = np.ndarray(shape, np.dtype(dtype), buffer=slot.segments["out"].buf)
         # copied out before the segment is reused by this worker's next frame
