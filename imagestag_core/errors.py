@@ -126,17 +126,22 @@ class PluginError(ImagestagError):
     """A plugin could not be loaded or registered something invalid."""
 
 
+#: how many installed names an UnknownNameError lists (all are in ``.available``)
+_LISTED = 24
+
+
 class UnknownNameError(PluginError, LookupError):
     """A filter, executor, colormap or codec name is not registered."""
 
     def __init__(self, kind: str, name: str, available: Iterable[str]) -> None:
         names = sorted(available)
         matches = get_close_matches(name.lower(), [n.lower() for n in names], n=1, cutoff=0.6)
-        hint = ""
+        hint = "."
         if matches:
             suggestion = next(n for n in names if n.lower() == matches[0])
             hint = f"; did you mean {suggestion!r}?"
-        installed = ", ".join(names) if names else "(none)"
+        shown = names if len(names) <= _LISTED else [*names[:_LISTED], f"... ({len(names)} in all)"]
+        installed = ", ".join(shown) if names else "(none)"
         super().__init__(f"unknown {kind} {name!r}{hint} Installed: {installed}")
         self.kind = kind
         self.name = name

@@ -118,3 +118,15 @@ def test_a_filter_registered_locally_is_reported_when_its_name_is_taken(pm) -> N
     pm.strict = True
     with pytest.raises(DuplicateNameError):
         pm.add_local("filter", Local)
+
+
+def test_an_unknown_name_lists_a_bounded_number_of_the_installed_ones() -> None:
+    registry: Registry[object] = Registry("colormap")
+    for i in range(200):
+        registry.add(_entry(f"map{i:03d}"))
+    with pytest.raises(UnknownNameError) as info:
+        registry.lookup("nothing_like_it")
+    message = str(info.value)
+    assert message.startswith("unknown colormap 'nothing_like_it'. Installed: map000, ")
+    assert message.endswith("... (200 in all)") and len(message) < 400
+    assert len(info.value.available) == 200
