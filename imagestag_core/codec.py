@@ -23,16 +23,8 @@ from .pixel_format import PixelFormat
 if TYPE_CHECKING:
     from .registry import RegistryEntry
 
-__all__ = [
-    "Codec",
-    "ImageInfo",
-    "check_codec",
-    "codec_for_data",
-    "codec_for_path",
-    "decode_with",
-    "get_codec",
-    "list_codecs",
-]
+__all__ = ["Codec", "ImageInfo", "check_codec", "codec_for_data", "codec_for_path",
+           "decode_with", "get_codec", "list_codecs"]
 
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
 _MEMBERS = ("name", "extensions", "mime_type", "sniff", "probe", "decode", "encode")

@@ -31,12 +31,7 @@ import numpy as np
 
 from .atomic import write_atomic
 from .codec import decode_with
-from .errors import (
-    CodecError,
-    DecodeError,
-    ImageError,
-    ImagestagError,
-)
+from .errors import CodecError, DecodeError, ImageError, ImagestagError
 from .limits import DEFAULT_MAX_PIXELS, check_pixel_limit, get_max_pixels, set_max_pixels
 from .pixel_format import PixelFormat
 from .pixels import convert_pixels, readonly, shape_fits, validate_array
@@ -47,15 +42,8 @@ if TYPE_CHECKING:
 
     from .codec import Codec, ImageInfo
 
-__all__ = [
-    "DEFAULT_MAX_PIXELS",
-    "Image",
-    "convert_pixels",
-    "get_max_pixels",
-    "set_max_pixels",
-    "validate_array",
-    "write_atomic",
-]
+__all__ = ["DEFAULT_MAX_PIXELS", "Image", "convert_pixels", "get_max_pixels", "set_max_pixels",
+           "validate_array", "write_atomic"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from .errors import ImageError
 from .lazy_import import lazy_module
+from .limits import check_pixel_limit
 from .pixel_format import PixelFormat
 
 if TYPE_CHECKING:
@@ -66,7 +67,8 @@ def convert_pixels(pixels: np.ndarray, src: PixelFormat, dst: PixelFormat) -> np
 
 def validate_array(array: Any, pixel_format: PixelFormat | str | None) -> tuple[np.ndarray,
                                                                                PixelFormat]:
-    """Check an array's dtype and shape against a pixel format (inferred when None)."""
+    """Check an array's dtype and shape against a pixel format (inferred when None),
+    and its size against the pixel limit before anything copies it."""
     if not isinstance(array, np.ndarray):
         raise ImageError(f"expected a numpy array, got {type(array).__name__}")
     if array.ndim == 3 and array.shape[2] == 1:
@@ -78,6 +80,7 @@ def validate_array(array: Any, pixel_format: PixelFormat | str | None) -> tuple[
         raise ImageError(f"a {fmt} image needs an array of shape {want}, got {array.shape}")
     if array.shape[0] < 1 or array.shape[1] < 1:
         raise ImageError(f"an image needs at least 1x1 pixels, got shape {array.shape}")
+    check_pixel_limit(int(array.shape[1]), int(array.shape[0]), source="an array")
     if array.dtype not in fmt.allowed_dtypes:
         allowed = ", ".join(str(d) for d in fmt.allowed_dtypes)
         raise ImageError(f"a {fmt} image must have dtype {allowed}; got {array.dtype}")

@@ -25,7 +25,11 @@ module (from the orientation ``probe`` read) for PNG ``eXIf`` and WebP
 ``probe`` parses the header only (a few hundred bytes, no pixel memory), and
 returns exactly the size, pixel format and dtype ``decode`` produces, so an
 encoded Image knows its size before decoding and a decompression bomb is
-refused before anything is allocated.
+refused before anything is allocated.  ``decode`` first checks the file's
+structure against the data present (:mod:`.structure`: chunk and segment
+lengths, strip offsets, scan data for the claimed size), so a truncated or
+inconsistent file is a ``DecodeError`` before OpenCV allocates anything, never
+a gray or partial image.
 
 Encoding options (others are ignored): ``quality`` 1..100 (JPEG, WebP),
 ``subsampling`` ``"4:2:0"`` (default) / ``"4:2:2"`` / ``"4:4:4"`` (JPEG),
@@ -48,6 +52,8 @@ from imagestag_core.codec import ImageInfo
 from imagestag_core.errors import CodecError, DecodeError
 from imagestag_core.lazy_import import lazy_module
 from imagestag_core.pixel_format import PixelFormat
+
+from . import structure
 
 if TYPE_CHECKING:
     import cv2
@@ -276,9 +282,15 @@ class _OpenCVCodec:
     def probe(self, data: bytes) -> ImageInfo:
         raise NotImplementedError
 
+    def check_structure(self, data: bytes, info: ImageInfo) -> None:
+        """Raise DecodeError unless the data holds what the header claims
+        (:mod:`.structure`); run before any byte reaches OpenCV."""
+        raise NotImplementedError
+
     def decode(self, data: bytes, *, reduce: int = 1) -> tuple[np.ndarray, PixelFormat]:
         _check_reduce(reduce)
         info = self.probe(data)
+        self.check_structure(data, info)
         array = _imdecode(data, cv2.IMREAD_UNCHANGED, self.name)
         array = _conform(array, info.pixel_format, info.dtype, self.name)
         return self._orient(array, info.orientation), info.pixel_format
@@ -352,14 +364,15 @@ class JpegCodec(_OpenCVCodec):
     def probe(self, data: bytes) -> ImageInfo:
         return self._scan(data)[0]
 
+    def check_structure(self, data: bytes, info: ImageInfo) -> None:
+        structure.check_jpeg(data)
+
     def decode(self, data: bytes, *, reduce: int = 1) -> tuple[np.ndarray, PixelFormat]:
         _check_reduce(reduce)
-        info, frame_end = self._scan(data)
-        # libjpeg only warns about a truncated scan and fills the rest with gray;
-        # inside entropy-coded data 0xFF is always stuffed, so a real EOI marker
-        # after the frame header is the proof the file is complete
-        if data.rfind(b"\xff\xd9", frame_end) < 0:
-            raise DecodeError(f"truncated JPEG data ({len(data)} bytes, no end-of-image marker)")
+        info = self.probe(data)
+        # libjpeg only warns about a truncated or short scan and fills the rest
+        # with gray: the walk to EOI and the scan-size bound refuse those first
+        self.check_structure(data, info)
         flags = _reduce_flags(info.pixel_format is PixelFormat.GRAY)[reduce]
         # the colour/gray flags (unlike IMREAD_UNCHANGED) make OpenCV apply EXIF orientation
         array = _imdecode(data, flags, self.name)
@@ -417,6 +430,9 @@ class PngCodec(_OpenCVCodec):
             return _info(width, height, PixelFormat.BGR, _U8, orientation)
         raise DecodeError(f"corrupt PNG: unknown colour type {color_type}")
 
+    def check_structure(self, data: bytes, info: ImageInfo) -> None:
+        structure.check_png(data)
+
     def encode(self, pixels: np.ndarray, pixel_format: PixelFormat,
                options: Mapping[str, Any]) -> bytes:
         _require_dtypes(pixels, pixel_format, (_U8, _U16), self.name)
@@ -463,6 +479,9 @@ class WebpCodec(_OpenCVCodec):
         return _info(width, height, PixelFormat.BGRA if alpha else PixelFormat.BGR, _U8,
                      orientation)
 
+    def check_structure(self, data: bytes, info: ImageInfo) -> None:
+        structure.check_webp(data, info.width, info.height)
+
     @staticmethod
     def _find_exif_orientation(data: bytes) -> int:
         # RIFF chunks are skipped by their sizes: no pixel data is read
@@ -507,8 +526,11 @@ class BmpCodec(_OpenCVCodec):
 
     def decode(self, data: bytes, *, reduce: int = 1) -> tuple[np.ndarray, PixelFormat]:
         _check_reduce(reduce)
-        self.probe(data)
+        self.check_structure(data, self.probe(data))
         return _imdecode(data, cv2.IMREAD_COLOR, self.name), PixelFormat.BGR
+
+    def check_structure(self, data: bytes, info: ImageInfo) -> None:
+        structure.check_bmp(data)
 
     def encode(self, pixels: np.ndarray, pixel_format: PixelFormat,
                options: Mapping[str, Any]) -> bytes:
@@ -556,6 +578,9 @@ class TiffCodec(_OpenCVCodec):
             338 in tags and photometric != 5)
         fmt = PixelFormat.BGRA if alpha else PixelFormat.BGR
         return _info(width, height, fmt, _U8, orientation)
+
+    def check_structure(self, data: bytes, info: ImageInfo) -> None:
+        structure.check_tiff(data)
 
     def _orient(self, array: np.ndarray, orientation: int) -> np.ndarray:
         return array  # OpenCV's TIFF decoder applies the Orientation tag itself

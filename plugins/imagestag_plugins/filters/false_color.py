@@ -43,7 +43,9 @@ class FalseColor(Filter):
         input_max: the input value shown with its last colour.  Values outside
             ``input_min..input_max`` are clamped.  When not given, each dtype's
             natural range is used: uint8 ``0..255``, uint16 ``0..65535``,
-            float32 ``0.0..1.0``.  Float NaNs map to ``input_min``'s colour.
+            float32 ``0.0..1.0``.  Float ``inf`` (and any value above the
+            range) takes the last colour, ``-inf`` the first; NaN has no place
+            on the scale and takes the first colour.
         reverse: run the colormap backwards (like its ``_r`` variant).
 
     Colour input is converted to gray first (``cv2.cvtColor``).  The output is
@@ -82,12 +84,17 @@ class FalseColor(Filter):
         lut.flags.writeable = False
         self._lut = lut
         # for uint8 input the value range folds into the table itself, so
-        # input_min/input_max cost nothing per pixel
-        lo, hi = self._range(np.dtype(np.uint8))
-        index = _scale_to_index(np.arange(256, dtype=np.float64), lo, hi)
-        lut_u8 = np.ascontiguousarray(lut[index])
-        lut_u8.flags.writeable = False
-        self._lut_u8 = lut_u8
+        # input_min/input_max cost nothing per pixel; a range that is empty for
+        # uint8 (input_min=300) is still valid for uint16/float32 input
+        self._lut_u8: np.ndarray | None = None
+        lo, hi = _NATURAL_RANGE[np.dtype(np.uint8)]
+        lo = lo if self.input_min is None else self.input_min
+        hi = hi if self.input_max is None else self.input_max
+        if lo < hi:
+            index = _scale_to_index(np.arange(256, dtype=np.float64), lo, hi)
+            lut_u8 = np.ascontiguousarray(lut[index])
+            lut_u8.flags.writeable = False
+            self._lut_u8 = lut_u8
 
     def _range(self, dtype: np.dtype) -> tuple[float, float]:
         lo, hi = _NATURAL_RANGE[dtype]
@@ -103,7 +110,11 @@ class FalseColor(Filter):
     def apply(self, image: Image) -> Image:
         gray = image.get_pixels(PixelFormat.GRAY)
         if gray.dtype == np.uint8:
-            out = cv2.applyColorMap(gray, self._lut_u8)
+            lut_u8 = self._lut_u8
+            if lut_u8 is None:
+                self._range(gray.dtype)  # raises: the range is empty for uint8
+                raise AssertionError("unreachable")
+            out = cv2.applyColorMap(gray, lut_u8)
         else:
             lo, hi = self._range(gray.dtype)
             out = cv2.applyColorMap(_to_index(gray, lo, hi), self._lut)
@@ -116,18 +127,27 @@ def _scale_to_index(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 def _to_index(gray: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """uint16/float32 gray -> uint8 colormap index, all in OpenCV (no numpy temporaries)."""
+    """uint16/float32 gray -> uint8 colormap index, all in OpenCV (no numpy temporaries).
+
+    ``convertScaleAbs`` takes the absolute value and rounds with ``cvRound``,
+    which turns ``inf`` and values past the int range into 0, so its input is
+    first clamped into ``0..hi - lo``.
+    """
     alpha = 255.0 / (hi - lo)
     if gray.dtype == np.uint16 and float(lo).is_integer():
-        # saturating subtract clamps values below lo to 0; convertScaleAbs then
-        # only sees non-negative values and saturates those above hi at 255
-        # (OpenCV's stubs don't declare scalar operands)
-        shifted = cv2.subtract(gray, int(lo)) if lo > 0 else gray  # type: ignore[call-overload]
+        if lo <= 0:
+            # every value is >= lo: x * alpha - lo * alpha is never negative, and
+            # convertScaleAbs saturates the values above hi at 255
+            return np.asarray(cv2.convertScaleAbs(gray, alpha=alpha, beta=-lo * alpha))
+        # saturating subtract clamps values below lo to 0 (OpenCV's stubs don't
+        # declare scalar operands)
+        shifted = cv2.subtract(gray, int(lo))  # type: ignore[call-overload]
         return np.asarray(cv2.convertScaleAbs(shifted, alpha=alpha))
-    shifted = gray - np.float32(lo)  # a new array, safe to patch in place
-    cv2.patchNaNs(shifted, 0.0)  # NaN -> lo's colour
-    # clamp below lo at 0 so convertScaleAbs's absolute value never mirrors it
-    np.maximum(shifted, 0.0, out=shifted)
+    shifted = gray - np.float32(lo)  # a new float32 array, safe to patch in place
+    cv2.patchNaNs(shifted, 0.0)  # NaN -> the first colour
+    # clamp into 0..hi-lo: below, convertScaleAbs's absolute value would mirror
+    # the value; above (inf, 1e38), cvRound would overflow to index 0
+    np.clip(shifted, 0.0, np.float32(hi - lo), out=shifted)
     return np.asarray(cv2.convertScaleAbs(shifted, alpha=alpha))
 
 

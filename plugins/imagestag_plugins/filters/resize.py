@@ -21,6 +21,7 @@ from imagestag_core.errors import FilterParameterError
 from imagestag_core.filter import Filter
 from imagestag_core.image import Image
 from imagestag_core.lazy_import import lazy_module
+from imagestag_core.limits import get_max_pixels
 from imagestag_core.params import param
 from imagestag_core.pixel_format import PixelFormat
 
@@ -33,6 +34,8 @@ else:
 __all__ = ["Resize", "resize_array"]
 
 MAX_SIDE = 65535
+#: OpenCV's resize counts pixels in an int: larger outputs fail inside it
+CV_MAX_PIXELS = 2**31 - 1
 
 Interpolation = Literal["auto", "nearest", "linear", "cubic", "area", "lanczos"]
 Mode = Literal["exact", "fit", "fill", "pad"]
@@ -235,11 +238,30 @@ class Resize(Filter):
                 best = factor
         return best
 
+    def check_output_size(self, width: int, height: int) -> None:
+        """Raise :class:`~imagestag_core.errors.FilterParameterError` when a
+        ``width`` x ``height`` output is over the pixel limit or OpenCV's."""
+        pixels = width * height
+        limit = get_max_pixels()
+        parameter = "scale" if self.scale is not None else "size"
+        given = f"{parameter}={getattr(self, parameter)!r}"
+        if limit and pixels > limit:
+            raise FilterParameterError(
+                f"resize {given} would make {width}x{height} = {pixels:,} pixels, more than "
+                f"the pixel limit of {limit:,} (imagestag_core.limits.set_max_pixels or "
+                f"IMAGESTAG_MAX_PIXELS raise it)", filter_name=self.name, parameter=parameter)
+        if pixels > CV_MAX_PIXELS:
+            raise FilterParameterError(
+                f"resize {given} would make {width}x{height} = {pixels:,} pixels; OpenCV "
+                f"resizes to at most {CV_MAX_PIXELS:,}", filter_name=self.name,
+                parameter=parameter)
+
     def apply(self, image: Image) -> Image:
         pixels = image.get_pixels()
         # a shrink-on-load source is smaller than the file: size the output from the file
         src_w, src_h = image.source_size
         out_w, out_h = self.output_size(src_w, src_h)
+        self.check_output_size(out_w, out_h)
         full_box = self.size is not None and None not in self.size
         if full_box and self.mode == "fill":
             pixels = _crop_to_aspect(pixels, out_w, out_h)
