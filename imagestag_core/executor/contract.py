@@ -43,7 +43,9 @@ class Executor(WorkerSide, Reporting):
             completion order.
         max_pending_results: at most this many submitted-but-unread frames; then
             ``submit`` raises :class:`BackpressureError` (after its timeout)
-            instead of letting the store grow without bound.
+            instead of letting the store grow without bound.  ``imap`` and
+            ``process_all`` read their own results and keep at most this many
+            frames in flight.
         window: how many frames ``imap``/``process_all`` keep in flight
             (default: :attr:`default_window`, a small multiple of the workers).
         trace: record one :class:`Span` per frame per stage (``trace_events()``).
@@ -317,12 +319,18 @@ class Executor(WorkerSide, Reporting):
              progress: ProgressCallback | None = None) -> Iterator[Any]:
         """Yield results while consuming ``images`` lazily.
 
-        At most ``window`` frames (default :attr:`default_window`) are in
-        flight, so a generator of any length runs in flat memory.  Results come
+        At most ``window`` frames (default :attr:`default_window`, never more
+        than ``max_pending_results``) are in flight, so a generator of any
+        length runs in flat memory; imap reads its own results, so the limit
+        sizes its window rather than raising :class:`BackpressureError`.  Results come
         in the executor's delivery order (input order when ``preserve_order``);
         skipped frames are left out, collected failures are :class:`FrameError`.
         """
         limit = window or self.default_window
+        if self.max_pending_results is not None:
+            # imap reads its own results: in flight beyond the limit, submit would
+            # raise BackpressureError at once instead of waiting for this reader
+            limit = min(limit, self.max_pending_results)
         bar = Progress(show_progress, progress, length_of(images), self.name or "frames")
         pairs = self._inline_pairs(images) if self.inline else self._windowed_pairs(images,
                                                                                     limit)
@@ -341,7 +349,9 @@ class Executor(WorkerSide, Reporting):
             while True:
                 while not exhausted:
                     mine = self._store.unread(mine)
-                    if len(mine) >= limit:
+                    if len(mine) >= limit or (mine and not self._store.has_room()):
+                        # read one of ours first; without any of ours in flight
+                        # nothing can free room, and submit says so
                         break
                     try:
                         item = next(source)

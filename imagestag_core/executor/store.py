@@ -150,6 +150,11 @@ class ResultStore:
             self._submitted -= 1
             self._cond.notify_all()
 
+    def has_room(self) -> bool:
+        """True when :meth:`reserve` would not wait for ``max_pending`` (no limit: always)."""
+        with self._cond:
+            return self.max_pending is None or len(self._unread) < self.max_pending
+
     def _wait_for_room(self, timeout: float | None) -> None:
         # caller holds self._cond; take() notifies whenever a read frees room
         assert self.max_pending is not None
