@@ -116,6 +116,12 @@ def propagates(ex: Executor, kind: str) -> bool:
     return ex.inline and issubclass(KINDS[kind], INTERRUPTS)
 
 
+def worker_processes(ex: Executor) -> list[int] | None:
+    """The ids of an executor's worker processes where it shows them (``process``)."""
+    pids = getattr(ex, "worker_pids", None)
+    return None if pids is None else sorted(pids)
+
+
 def stage_notes(error: BaseException) -> str:
     return "\n".join(getattr(error, "__notes__", []))
 
@@ -147,6 +153,7 @@ def test_a_failing_stage_settles_its_frame_under_the_policy_and_workers_survive(
     error_type = KINDS[kind]
     with make(executor_name, pipeline_failing_in(stage, kind), on_error=policy) as ex:
         stage_name = ex.stage_names[stage]
+        workers_before = worker_processes(ex.start())
         if propagates(ex, kind):
             with pytest.raises(error_type) as interrupted:
                 ex.process_all(tiny_frames(0, FRAMES))
@@ -187,9 +194,11 @@ def test_a_failing_stage_settles_its_frame_under_the_policy_and_workers_survive(
                 assert all(isinstance(r, Image) for i, r in enumerate(results) if i != FAILING)
             return_early = False
         if not return_early:
-            # the workers survived the failure: more frames still get through
+            # the workers survived the failure: more frames still get through, and
+            # where an executor shows its worker processes, none was replaced
             again = ex.process_all(tiny_frames(10, 3))
             assert [r.metadata["frame"] for r in again] == [10, 11, 12]
+            assert worker_processes(ex) == workers_before
     assert_every_frame_accounted_for(ex)
 
 
