@@ -12,7 +12,6 @@ like the contract suite, so process pools and clusters get the same cases.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -128,17 +127,17 @@ def stage_notes(error: BaseException) -> str:
 
 @pytest.fixture(params=EXECUTORS, ids=EXECUTORS)
 def executor_name(request: pytest.FixtureRequest) -> str:
+    if request.param == "dask":
+        request.getfixturevalue("shared_dask_cluster")
     return str(request.param)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _warm_shared_cluster() -> Iterator[None]:
-    # the first dask executor starts the process-wide local cluster; that start
-    # is not part of any case's 10 s
-    if "dask" in EXECUTORS:
-        with make("dask", [Invert()]) as ex:
-            ex.process_all(tiny_frames(0, 1))
-    yield
+@pytest.fixture(scope="module")
+def shared_dask_cluster() -> None:
+    # the first dask executor starts the process-wide local cluster: a fixture,
+    # so that start is not part of any case's 10 s (timeouts are func_only)
+    with make("dask", [Invert()]) as ex:
+        ex.process_all(tiny_frames(0, 1))
 
 
 # -- the matrix ------------------------------------------------------------------------------
