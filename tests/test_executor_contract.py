@@ -372,6 +372,30 @@ def test_max_pending_results_raises_backpressure_instead_of_blocking(
         assert len(list(ex.results())) == 3
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("limit", [1, 2])
+def test_imap_and_process_all_keep_in_flight_within_max_pending_results(
+        executor_name: str, limit: int) -> None:
+    # imap reads its own results, so a limit below its window sizes the window
+    # instead of making submit raise BackpressureError
+    images = frames(12, size=(16, 12))
+    with make(executor_name, [Invert(), AddFrameIndex()], max_pending_results=limit,
+              window=8) as ex:
+        assert frame_ids(ex.process_all(images)) == list(range(12))
+        assert frame_ids(list(ex.imap(img for img in images))) == list(range(12))
+        assert ex.get_metrics().frames_completed == 24
+
+
+@pytest.mark.timeout(60)
+def test_imap_waits_for_room_left_by_frames_submitted_outside_it(executor_name: str) -> None:
+    with make(executor_name, [Invert()], max_pending_results=3, preserve_order=False) as ex:
+        ex.submit(frames(1)[0])
+        # two slots are left for imap; the frame submitted outside stays unread
+        got = list(ex.imap(frames(8)[1:], with_seq=True))
+        assert sorted(seq for seq, _ in got) == list(range(1, 8))
+        assert frame_ids(list(ex.results())) == [0]
+
+
 @pytest.mark.timeout(30)
 def test_submit_after_stop_or_close_raises_runtime_error(executor_name: str) -> None:
     ex = make(executor_name, [Invert()])

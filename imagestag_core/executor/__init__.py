@@ -22,7 +22,7 @@ from .metrics import ExecutorMetrics, Span, StageMetrics, StageStats
 from .progress import ProgressCallback
 from .resources import OpenCVThreads, available_cpus, opencv_threads
 from .store import ErrorPolicy, Outcome, ResultStore
-from .workers import StageFailed
+from .workers import StageFailed, apply_stage
 
 __all__ = [
     "ErrorPolicy",
@@ -36,6 +36,7 @@ __all__ = [
     "StageFailed",
     "StageMetrics",
     "StageStats",
+    "apply_stage",
     "available_cpus",
     "opencv_threads",
 ]

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from difflib import get_close_matches
 from typing import Any, ClassVar
 
-from ..errors import ExecutorClosedError, FrameError, ImagestagError
+from ..errors import ExecutorClosedError, FrameError, ImagestagError, PipelineError
 from ..filter import Filter
 from ..image import Image
 from ..pipeline import FilterPipeline
@@ -24,7 +25,7 @@ from .progress import Progress, ProgressCallback, length_of
 from .reporting import Reporting
 from .resources import available_cpus, opencv_threads
 from .store import ErrorPolicy, Outcome, ResultStore
-from .workers import StageFailed, WorkerSide
+from .workers import INTERRUPTS, StageFailed, WorkerSide
 
 __all__ = ["Executor"]
 
@@ -43,7 +44,8 @@ class Executor(WorkerSide, Reporting):
             completion order.
         max_pending_results: at most this many submitted-but-unread frames; then
             ``submit`` raises :class:`BackpressureError` (after its timeout)
-            instead of letting the store grow without bound.
+            instead of letting the store grow without bound (``imap`` and
+            ``process_all`` keep at most this many frames in flight).
         window: how many frames ``imap``/``process_all`` keep in flight
             (default: :attr:`default_window`, a small multiple of the workers).
         trace: record one :class:`Span` per frame per stage (``trace_events()``).
@@ -323,6 +325,9 @@ class Executor(WorkerSide, Reporting):
         skipped frames are left out, collected failures are :class:`FrameError`.
         """
         limit = window or self.default_window
+        if self.max_pending_results is not None:
+            # imap reads its own results: beyond the limit submit would raise at once
+            limit = min(limit, self.max_pending_results)
         bar = Progress(show_progress, progress, length_of(images), self.name or "frames")
         pairs = self._inline_pairs(images) if self.inline else self._windowed_pairs(images,
                                                                                     limit)
@@ -341,7 +346,8 @@ class Executor(WorkerSide, Reporting):
             while True:
                 while not exhausted:
                     mine = self._store.unread(mine)
-                    if len(mine) >= limit:
+                    if len(mine) >= limit or (mine and not self._store.has_room()):
+                        # read ours first (with none of ours, submit says why)
                         break
                     try:
                         item = next(source)
@@ -372,6 +378,10 @@ class Executor(WorkerSide, Reporting):
             try:
                 frame = self.run_stages(seq, frame)
             except StageFailed as failed:
+                if isinstance(failed.error, INTERRUPTS):
+                    with suppress(PipelineError):  # settled and read: the interrupt goes on
+                        store.fail_inline(seq, *self.stage_labels(failed.stage), failed.error)
+                    raise self._interrupted(seq, failed) from None
                 ready = store.fail_inline(seq, *self.stage_labels(failed.stage), failed.error)
                 if ready is not None:
                     yield ready

@@ -96,7 +96,7 @@ class ResultStore:
         self._counts = dict.fromkeys(Outcome, 0)
         self._first: float | None = None
         self._last: float | None = None
-        self._submit_times: dict[int, float] = {}
+        self._submit_times: dict[int, float] = {}  # seq -> time, until settled
         self._latencies: deque[float] = deque(maxlen=SAMPLES)
 
     # -- state -------------------------------------------------------------------------------
@@ -144,11 +144,18 @@ class ResultStore:
     def unreserve(self, seq: int) -> None:
         """Take back the latest :meth:`reserve` (the frame never reached a worker)."""
         with self._cond:
+            if seq not in self._submit_times:  # settled, then an interrupt let through
+                return
             self._next_seq -= 1
             self._unread.discard(seq)
             self._submit_times.pop(seq, None)
             self._submitted -= 1
             self._cond.notify_all()
+
+    def has_room(self) -> bool:
+        """True when :meth:`reserve` would not wait for ``max_pending`` (no limit: always)."""
+        with self._cond:
+            return self.max_pending is None or len(self._unread) < self.max_pending
 
     def _wait_for_room(self, timeout: float | None) -> None:
         # caller holds self._cond; take() notifies whenever a read frees room

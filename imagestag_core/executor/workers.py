@@ -22,17 +22,33 @@ from .metrics import Span, StageStats
 from .resources import opencv_threads
 from .store import Outcome, ResultStore
 
-__all__ = ["StageFailed", "WorkerSide"]
+__all__ = ["INTERRUPTS", "StageFailed", "WorkerSide", "apply_stage"]
+
+#: what an ``inline`` executor (the caller's thread) re-raises once the frame is settled
+INTERRUPTS: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit)
 
 
 class StageFailed(Exception):
-    """Raised by :meth:`Executor.run_stage`: stage ``stage`` (None: preparing the
-    source, outside the stages) raised ``error``.  Hand both to :meth:`Executor.fail`."""
+    """Raised by :meth:`Executor.run_stage`: stage ``stage`` (None: preparing the source)
+    raised ``error``, any ``BaseException``.  Hand both to :meth:`Executor.fail`."""
 
     def __init__(self, stage: int | None, error: BaseException) -> None:
         super().__init__(stage, error)
         self.stage = stage
         self.error = error
+
+
+def apply_stage(index: int, filt: Filter, image: Image) -> Image:
+    """``filt.apply(image)`` as stage ``index``; :class:`StageFailed` for *any* ``BaseException``
+    and a non-Image result (workers elsewhere call it too: one classification)."""
+    try:
+        out = filt.apply(image)
+    except BaseException as exc:  # the frame fails in its stage; the worker goes on
+        raise StageFailed(index, exc) from exc
+    if not isinstance(out, Image):
+        raise StageFailed(index, ImagestagError(
+            f"{type(filt).__name__}.apply returned {type(out).__name__}, not an Image"))
+    return out
 
 
 class WorkerSide:
@@ -45,6 +61,7 @@ class WorkerSide:
 
     shutdown_timeout: ClassVar[float]
     name: ClassVar[str]
+    inline: ClassVar[bool]
     pipeline: FilterPipeline
     filters: tuple[Filter, ...]
     stage_names: tuple[str, ...]
@@ -80,21 +97,11 @@ class WorkerSide:
         if index == 0:
             try:
                 image = self.pipeline.prepare_source(image)
-            except Exception as exc:
+            except BaseException as exc:
                 raise StageFailed(None, exc) from exc
         t0 = time.perf_counter()
-        try:
-            out = self.filters[index].apply(image)
-        except BaseException as exc:
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
-            raise StageFailed(index, exc) from exc
-        t1 = time.perf_counter()
-        if not isinstance(out, Image):
-            raise StageFailed(index, ImagestagError(
-                f"{type(self.filters[index]).__name__}.apply returned "
-                f"{type(out).__name__}, not an Image"))
-        self.record_stage(index, seq, t0, t1)
+        out = apply_stage(index, self.filters[index], image)
+        self.record_stage(index, seq, t0, time.perf_counter())
         return out
 
     def run_stages(self, seq: int, image: Image) -> Image:
@@ -112,8 +119,16 @@ class WorkerSide:
             image = self.run_stages(seq, image)
         except StageFailed as failed:
             self.fail(seq, failed.stage, failed.error)
+            if self.inline and isinstance(failed.error, INTERRUPTS):
+                raise self._interrupted(seq, failed) from None  # Ctrl-C is the caller's
             return
         self.deliver(seq, image)
+
+    def _interrupted(self, seq: int, failed: StageFailed) -> BaseException:
+        if hasattr(failed.error, "add_note"):  # Python 3.11+; the frame is settled
+            stage = self.stage_labels(failed.stage)[0]
+            failed.error.add_note(f"frame {seq} of {self.label} failed in stage {stage}")
+        return failed.error
 
     def record_stage(self, index: int, seq: int, start: float, end: float,
                      thread: str | None = None) -> None:
