@@ -22,6 +22,12 @@ Text grammar
 * Parsing never evaluates code.  Every problem raises
   :class:`~imagestag_core.errors.SpecError` with the position and what was
   expected there.
+* Limits, the same for every form: an integer has at most
+  :data:`MAX_DIGITS` digits (Python's own limit for converting text to int,
+  enforced here whatever the interpreter's setting), and a dict/JSON spec
+  nests at most :data:`MAX_DEPTH` lists and mappings deep.  Beyond either is a
+  ``SpecError`` (with the position in JSON text, the path in a dict), never
+  Python's ``ValueError`` or ``RecursionError``.
 
 Dict form: ``{"stages": [{"filter": "resize", "params": {"size": [1920, 1080]}}]}``
 (a bare list of stages is accepted too); tuples become lists in JSON and are
@@ -43,7 +49,14 @@ from .params import accepts_str
 if TYPE_CHECKING:
     from .filter import Filter
 
-__all__ = ["filter_from_dict", "filter_to_dict", "format_stage", "format_value", "parse_text"]
+__all__ = ["MAX_DEPTH", "MAX_DIGITS", "check_json_text", "check_spec_data", "filter_from_dict",
+           "filter_to_dict", "format_stage", "format_value", "parse_text"]
+
+#: the most digits a spec integer may have (Python's default int-from-text limit)
+MAX_DIGITS = 4300
+#: how deep lists and mappings may nest in a dict or JSON spec (real specs need about 5)
+MAX_DEPTH = 64
+_INT_LIMIT = 10 ** MAX_DIGITS
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -121,8 +134,23 @@ class _Scanner:
         raise self.error("unterminated string", f"a closing {quote}", start)
 
 
+class _LiteralError(ValueError):
+    """A token that looks like a value but cannot be one (an over-long integer)."""
+
+
+def _int(digits: str) -> int:
+    if len(digits.lstrip("+-")) > MAX_DIGITS:
+        raise _LiteralError(f"integer with {len(digits.lstrip('+-'))} digits is too long "
+                            f"(at most {MAX_DIGITS})")
+    return int(digits)
+
+
 def literal(raw: str) -> Any:
-    """Interpret an unquoted token: number, bool, none, size, tuple or bare word."""
+    """Interpret an unquoted token: number, bool, none, size, tuple or bare word.
+
+    An integer of more than :data:`MAX_DIGITS` digits raises ``ValueError``
+    (the parser turns it into a positioned :class:`SpecError`).
+    """
     lowered = raw.lower()
     if lowered == "true":
         return True
@@ -133,13 +161,13 @@ def literal(raw: str) -> Any:
     if raw == "()":
         return ()
     if _INT.fullmatch(raw):
-        return int(raw)
+        return _int(raw)
     if _FLOAT.fullmatch(raw):
         return float(raw)
     size = _SIZE.fullmatch(raw)
     if size and (size.group(1) or size.group(2)):
-        return (int(size.group(1)) if size.group(1) else None,
-                int(size.group(2)) if size.group(2) else None)
+        return (_int(size.group(1)) if size.group(1) else None,
+                _int(size.group(2)) if size.group(2) else None)
     if "," in raw:
         parts = raw.split(",")
         if parts[-1] == "":
@@ -147,6 +175,13 @@ def literal(raw: str) -> Any:
         if all(parts):
             return tuple(literal(p) for p in parts)
     return raw
+
+
+def _literal_at(sc: _Scanner, raw: str, position: int) -> Any:
+    try:
+        return literal(raw)
+    except _LiteralError as exc:
+        raise sc.error(str(exc), "a smaller number", position) from None
 
 
 def parse_text(text: str) -> list[StageText]:
@@ -203,13 +238,13 @@ def parse_text(text: str) -> list[StageText]:
                         raise sc.error(f"missing value for {word!r}", "a value after '='")
                     if sc.peek() == "=":
                         raise sc.error("unexpected '='", "a space between parameters")
-                    token = Token(literal(raw), raw, val_start)
+                    token = Token(_literal_at(sc, raw, val_start), raw, val_start)
                 kwargs.append((word, token))
             else:
                 if kwargs:
                     raise sc.error("positional value after key=value", "key=value",
                                    tok_start)
-                args.append(Token(literal(word), word, tok_start))
+                args.append(Token(_literal_at(sc, word, tok_start), word, tok_start))
         stages.append(StageText(name, start, tuple(args), tuple(kwargs)))
         if sc.at_end():
             return stages
@@ -242,7 +277,7 @@ def build_filter(stage: StageText, text: str) -> Filter:
                 accepts_str(spec.type):
             try:
                 value = spec.coerce(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, ArithmeticError):
                 value = token.raw
         values[key] = value
     try:
@@ -256,7 +291,8 @@ def build_filter(stage: StageText, text: str) -> Filter:
         raise SpecError(str(exc), text=text, position=pos, expected=expected) from None
     except ImagestagError as exc:
         raise SpecError(str(exc), text=text, position=stage.position) from None
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        # e.g. OverflowError: a 400-digit integer for a float parameter
         raise SpecError(f"{stage.name}: {exc}", text=text, position=stage.position) from None
 
 
@@ -277,6 +313,8 @@ def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
+        if abs(value) >= _INT_LIMIT:
+            raise SpecError(f"cannot write an integer of more than {MAX_DIGITS} digits in a spec")
         return str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -332,10 +370,68 @@ def _lists_to_tuples(value: Any) -> Any:
     return value
 
 
+def check_spec_data(data: Any, path: str = "spec") -> None:
+    """Raise :class:`SpecError` for data nested deeper than :data:`MAX_DEPTH` or an
+    integer of more than :data:`MAX_DIGITS` digits, naming where (``stages[0].params.x``).
+
+    Walks iteratively, so neither a deep nor a self-containing structure recurses.
+    """
+    stack: list[tuple[Any, str, int]] = [(data, path, 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            if abs(value) >= _INT_LIMIT:
+                raise SpecError(f"{where}: integer of more than {MAX_DIGITS} digits is too long")
+            continue
+        if isinstance(value, Mapping):
+            children = [(v, f"{where}.{k}" if isinstance(k, str)
+                         else f"{where}[{type(k).__name__}]") for k, v in value.items()]
+        elif isinstance(value, (list, tuple)):
+            children = [(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        else:
+            continue
+        if depth >= MAX_DEPTH:
+            shown = where if len(where) <= 60 else f"{where[:60]}..."
+            raise SpecError(f"{shown}: nested more than {MAX_DEPTH} lists/mappings deep")
+        stack.extend((v, w, depth + 1) for v, w in children)
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]|-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?')
+
+
+def check_json_text(text: str) -> None:
+    """Raise a positioned :class:`SpecError` where JSON ``text`` nests deeper than
+    :data:`MAX_DEPTH` or has an integer of more than :data:`MAX_DIGITS` digits.
+
+    Meant for text that is valid JSON up to the problem (``json.loads`` parsed
+    it or stopped on a limit): strings are skipped, brackets counted.
+    """
+    depth = 0
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SpecError(f"nested more than {MAX_DEPTH} lists/mappings deep", text=text,
+                                position=match.start(), expected="a flatter spec")
+        elif token in "]}":
+            depth -= 1
+        elif token[0] != '"':
+            digits = len(token.lstrip("-"))
+            if token.lstrip("-").isdigit() and digits > MAX_DIGITS:
+                raise SpecError(f"integer with {digits} digits is too long (at most "
+                                f"{MAX_DIGITS})", text=text, position=match.start(),
+                                expected="a smaller number")
+
+
 def filter_from_dict(data: Any, index: int | None = None) -> Filter:
     from .plugins import get_filter
 
     where = f"stage {index}: " if index is not None else ""
+    if index is None:
+        check_spec_data(data, "stage")
     if isinstance(data, str):
         return parse_stage_text(data)
     if not isinstance(data, Mapping):
@@ -357,5 +453,5 @@ def filter_from_dict(data: Any, index: int | None = None) -> Filter:
         raise
     except ImagestagError as exc:
         raise SpecError(f"{where}{exc}") from None
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ArithmeticError) as exc:
         raise SpecError(f"{where}{name}: {exc}") from None
