@@ -10,14 +10,7 @@ from .codec import ImageInfo
 from .errors import ImagestagError, SpecError
 from .filter import Filter
 from .image import Image
-from .spec import (
-    build_filter,
-    check_json_text,
-    check_spec_data,
-    filter_from_dict,
-    format_stage,
-    parse_text,
-)
+from .spec import build_filter, filter_from_dict, format_stage, json_limit_error, parse_text
 
 if TYPE_CHECKING:
     from .errors import FrameError
@@ -143,12 +136,6 @@ class FilterPipeline:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | list[Any]) -> FilterPipeline:
-        """Build a pipeline from its dict form (or a bare list of stages).
-
-        Every problem, deep nesting and over-long integers included, raises
-        :class:`SpecError` naming where it is (``spec.stages[0].params``).
-        """
-        check_spec_data(data)
         if isinstance(data, Mapping):
             extra = set(data) - {"stages"}
             if extra:
@@ -165,29 +152,17 @@ class FilterPipeline:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> FilterPipeline:
-        """Build a pipeline from the JSON of :meth:`to_json` (text, or bytes in UTF-8/16/32).
-
-        Every problem raises :class:`SpecError` with its position in the text,
-        nesting beyond the spec's depth limit and over-long integers included.
-        """
-        source = ""
+        """From :meth:`to_json`'s text (or bytes); every problem is a SpecError."""
         try:
-            if isinstance(text, (bytes, bytearray)):
-                source = bytes(text).decode(json.detect_encoding(text), "surrogatepass")
-            elif isinstance(text, str):
-                source = text
-            else:
-                raise TypeError(f"expected text or bytes, got {type(text).__name__}")
-            data = json.loads(source)
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise SpecError(f"invalid JSON: {exc.msg}", text=exc.doc, position=exc.pos) from None
         except (TypeError, UnicodeDecodeError) as exc:
             raise SpecError(f"invalid JSON: {exc}") from None
-        except (ValueError, RecursionError) as exc:
-            # json's own limits (int digits, recursion depth): the scan says where
-            check_json_text(source)
-            raise SpecError(f"invalid JSON: {type(exc).__name__}: {exc}") from None
-        check_json_text(source)
+        except (ValueError, RecursionError) as exc:  # json's digit and depth limits
+            if isinstance(text, (bytes, bytearray)):
+                text = bytes(text).decode(json.detect_encoding(text), "surrogatepass")
+            raise json_limit_error(text, exc) from None
         return cls.from_dict(data)
 
     # -- sequence protocol ---------------------------------------------------------------

@@ -22,12 +22,7 @@ Text grammar
 * Parsing never evaluates code.  Every problem raises
   :class:`~imagestag_core.errors.SpecError` with the position and what was
   expected there.
-* Limits, the same for every form: an integer has at most
-  :data:`MAX_DIGITS` digits (Python's own limit for converting text to int,
-  enforced here whatever the interpreter's setting), and a dict/JSON spec
-  nests at most :data:`MAX_DEPTH` lists and mappings deep.  Beyond either is a
-  ``SpecError`` (with the position in JSON text, the path in a dict), never
-  Python's ``ValueError`` or ``RecursionError``.
+* Over :data:`MAX_DIGITS` digits or nested too deep is a SpecError in every form.
 
 Dict form: ``{"stages": [{"filter": "resize", "params": {"size": [1920, 1080]}}]}``
 (a bare list of stages is accepted too); tuples become lists in JSON and are
@@ -49,14 +44,10 @@ from .params import accepts_str
 if TYPE_CHECKING:
     from .filter import Filter
 
-__all__ = ["MAX_DEPTH", "MAX_DIGITS", "check_json_text", "check_spec_data", "filter_from_dict",
-           "filter_to_dict", "format_stage", "format_value", "parse_text"]
+__all__ = ["filter_from_dict", "filter_to_dict", "format_stage", "format_value", "parse_text"]
 
-#: the most digits a spec integer may have (Python's default int-from-text limit)
-MAX_DIGITS = 4300
-#: how deep lists and mappings may nest in a dict or JSON spec (real specs need about 5)
-MAX_DEPTH = 64
-_INT_LIMIT = 10 ** MAX_DIGITS
+MAX_DIGITS = 4300  #: Python's default text-to-int limit, whatever the interpreter says
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]|-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?')
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -65,6 +56,7 @@ _FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
 _SIZE = re.compile(r"(\d+)?[xX](\d+)?")
 _BARE_SAFE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-/:+]*")
 _SPECIALS = set("|=\"' \t\r\n")
+_KEYWORDS: dict[str, Any] = {"true": True, "false": False, "none": None, "null": None, "()": ()}
 
 
 @dataclass(frozen=True)
@@ -134,32 +126,16 @@ class _Scanner:
         raise self.error("unterminated string", f"a closing {quote}", start)
 
 
-class _LiteralError(ValueError):
-    """A token that looks like a value but cannot be one (an over-long integer)."""
-
-
 def _int(digits: str) -> int:
     if len(digits.lstrip("+-")) > MAX_DIGITS:
-        raise _LiteralError(f"integer with {len(digits.lstrip('+-'))} digits is too long "
-                            f"(at most {MAX_DIGITS})")
+        raise SpecError(f"integer of more than {MAX_DIGITS} digits", expected="a smaller number")
     return int(digits)
 
 
 def literal(raw: str) -> Any:
-    """Interpret an unquoted token: number, bool, none, size, tuple or bare word.
-
-    An integer of more than :data:`MAX_DIGITS` digits raises ``ValueError``
-    (the parser turns it into a positioned :class:`SpecError`).
-    """
-    lowered = raw.lower()
-    if lowered == "true":
-        return True
-    if lowered == "false":
-        return False
-    if lowered in ("none", "null"):
-        return None
-    if raw == "()":
-        return ()
+    """Interpret an unquoted token: number, bool, none, size, tuple or bare word."""
+    if raw.lower() in _KEYWORDS:
+        return _KEYWORDS[raw.lower()]
     if _INT.fullmatch(raw):
         return _int(raw)
     if _FLOAT.fullmatch(raw):
@@ -180,8 +156,8 @@ def literal(raw: str) -> Any:
 def _literal_at(sc: _Scanner, raw: str, position: int) -> Any:
     try:
         return literal(raw)
-    except _LiteralError as exc:
-        raise sc.error(str(exc), "a smaller number", position) from None
+    except SpecError as exc:
+        raise sc.error(exc.reason, exc.expected, position) from None
 
 
 def parse_text(text: str) -> list[StageText]:
@@ -291,8 +267,7 @@ def build_filter(stage: StageText, text: str) -> Filter:
         raise SpecError(str(exc), text=text, position=pos, expected=expected) from None
     except ImagestagError as exc:
         raise SpecError(str(exc), text=text, position=stage.position) from None
-    except (TypeError, ValueError, ArithmeticError) as exc:
-        # e.g. OverflowError: a 400-digit integer for a float parameter
+    except (TypeError, ValueError, ArithmeticError) as exc:  # OverflowError: int to float
         raise SpecError(f"{stage.name}: {exc}", text=text, position=stage.position) from None
 
 
@@ -313,8 +288,6 @@ def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        if abs(value) >= _INT_LIMIT:
-            raise SpecError(f"cannot write an integer of more than {MAX_DIGITS} digits in a spec")
         return str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -347,16 +320,12 @@ def spec_name(filt: Filter) -> str:
 
 
 def format_stage(filt: Filter) -> str:
-    parts = [spec_name(filt)]
-    for key, value in filt.non_default_params().items():
-        parts.append(f"{key}={format_value(value)}")
-    return " ".join(parts)
+    return " ".join([spec_name(filt), *(f"{key}={format_value(value)}"
+                                        for key, value in filt.non_default_params().items())])
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    return value
+    return [_jsonable(v) for v in value] if isinstance(value, tuple) else value
 
 
 def filter_to_dict(filt: Filter) -> dict[str, Any]:
@@ -365,73 +334,38 @@ def filter_to_dict(filt: Filter) -> dict[str, Any]:
 
 
 def _lists_to_tuples(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_lists_to_tuples(v) for v in value)
-    return value
+    return tuple(_lists_to_tuples(v) for v in value) if isinstance(value, list) else value
 
 
-def check_spec_data(data: Any, path: str = "spec") -> None:
-    """Raise :class:`SpecError` for data nested deeper than :data:`MAX_DEPTH` or an
-    integer of more than :data:`MAX_DIGITS` digits, naming where (``stages[0].params.x``).
-
-    Walks iteratively, so neither a deep nor a self-containing structure recurses.
-    """
-    stack: list[tuple[Any, str, int]] = [(data, path, 0)]
-    while stack:
-        value, where, depth = stack.pop()
-        if isinstance(value, bool):
-            continue
-        if isinstance(value, int):
-            if abs(value) >= _INT_LIMIT:
-                raise SpecError(f"{where}: integer of more than {MAX_DIGITS} digits is too long")
-            continue
-        if isinstance(value, Mapping):
-            children = [(v, f"{where}.{k}" if isinstance(k, str)
-                         else f"{where}[{type(k).__name__}]") for k, v in value.items()]
-        elif isinstance(value, (list, tuple)):
-            children = [(v, f"{where}[{i}]") for i, v in enumerate(value)]
-        else:
-            continue
-        if depth >= MAX_DEPTH:
-            shown = where if len(where) <= 60 else f"{where[:60]}..."
-            raise SpecError(f"{shown}: nested more than {MAX_DEPTH} lists/mappings deep")
-        stack.extend((v, w, depth + 1) for v, w in children)
-
-
-_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]|-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?')
-
-
-def check_json_text(text: str) -> None:
-    """Raise a positioned :class:`SpecError` where JSON ``text`` nests deeper than
-    :data:`MAX_DEPTH` or has an integer of more than :data:`MAX_DIGITS` digits.
-
-    Meant for text that is valid JSON up to the problem (``json.loads`` parsed
-    it or stopped on a limit): strings are skipped, brackets counted.
-    """
-    depth = 0
+def json_limit_error(text: str, exc: Exception) -> SpecError:
+    """``json.loads(text)``'s ``exc`` (a long integer, deep nesting) at its position."""
+    depth, deepest, position = 0, 0, 0
     for match in _JSON_TOKEN.finditer(text):
-        token = match.group()
-        if token in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise SpecError(f"nested more than {MAX_DEPTH} lists/mappings deep", text=text,
-                                position=match.start(), expected="a flatter spec")
-        elif token in "]}":
-            depth -= 1
-        elif token[0] != '"':
-            digits = len(token.lstrip("-"))
-            if token.lstrip("-").isdigit() and digits > MAX_DIGITS:
-                raise SpecError(f"integer with {digits} digits is too long (at most "
-                                f"{MAX_DIGITS})", text=text, position=match.start(),
-                                expected="a smaller number")
+        depth += (match.group() in "[{") - (match.group() in "]}")
+        digits = match.group().lstrip("-")
+        if digits.isdigit() and len(digits) > MAX_DIGITS:
+            return SpecError(f"integer of more than {MAX_DIGITS} digits", text=text,
+                             position=match.start())
+        if depth > deepest:
+            deepest, position = depth, match.start()
+    return SpecError(f"nested too deep ({deepest} levels)" if isinstance(exc, RecursionError)
+                     else f"invalid JSON: {exc}", text=text, position=position)
 
 
 def filter_from_dict(data: Any, index: int | None = None) -> Filter:
+    try:
+        return _filter_from_dict(data, index)
+    except SpecError:
+        raise
+    except (ValueError, ArithmeticError, RecursionError) as exc:  # huge ints, deep nesting
+        raise SpecError(("" if index is None else f"stage {index}: ") + (
+            "nested too deep" if isinstance(exc, RecursionError) else str(exc))) from None
+
+
+def _filter_from_dict(data: Any, index: int | None) -> Filter:
     from .plugins import get_filter
 
     where = f"stage {index}: " if index is not None else ""
-    if index is None:
-        check_spec_data(data, "stage")
     if isinstance(data, str):
         return parse_stage_text(data)
     if not isinstance(data, Mapping):
