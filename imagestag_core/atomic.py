@@ -32,6 +32,10 @@ def temp_path(target: str | os.PathLike[str], suffix: str = ".tmp") -> Path:
     return folder / f"{TEMP_PREFIX}{os.urandom(6).hex()}{suffix}"
 
 
+def _reason(exc: OSError | ValueError) -> str:  # ValueError: a NUL byte in a name
+    return getattr(exc, "strerror", None) or str(exc)
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -70,9 +74,9 @@ def _commit(tmp: Path, target: Path, prepare: Callable[[], None]) -> None:
     try:
         prepare()
         os.replace(tmp, target)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         tmp.unlink(missing_ok=True)
-        raise ImagestagError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc
+        raise ImagestagError(f"cannot write {str(target)!r}: {_reason(exc)}") from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -94,9 +98,8 @@ def write_atomic(target: str | os.PathLike[str], data: bytes) -> None:
                          0o666)
         except FileExistsError:
             continue
-        except OSError as exc:
-            raise ImagestagError(f"cannot write {str(target)!r}: "
-                                 f"{exc.strerror or exc}") from exc
+        except (OSError, ValueError) as exc:
+            raise ImagestagError(f"cannot write {str(target)!r}: {_reason(exc)}") from exc
         break
     else:
         raise ImagestagError(f"cannot write {str(target)!r}: no free temporary name")

@@ -10,7 +10,7 @@ from .codec import ImageInfo
 from .errors import ImagestagError, SpecError
 from .filter import Filter
 from .image import Image
-from .spec import build_filter, filter_from_dict, format_stage, parse_text
+from .spec import build_filter, filter_from_dict, format_stage, json_limit_error, parse_text
 
 if TYPE_CHECKING:
     from .errors import FrameError
@@ -152,12 +152,17 @@ class FilterPipeline:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> FilterPipeline:
+        """From :meth:`to_json`'s text (or bytes); every problem is a SpecError."""
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise SpecError(f"invalid JSON: {exc.msg}", text=exc.doc, position=exc.pos) from None
         except (TypeError, UnicodeDecodeError) as exc:
             raise SpecError(f"invalid JSON: {exc}") from None
+        except (ValueError, RecursionError) as exc:  # json's digit and depth limits
+            if isinstance(text, (bytes, bytearray)):
+                text = bytes(text).decode(json.detect_encoding(text), "surrogatepass")
+            raise json_limit_error(text, exc) from None
         return cls.from_dict(data)
 
     # -- sequence protocol ---------------------------------------------------------------

@@ -22,6 +22,7 @@ Text grammar
 * Parsing never evaluates code.  Every problem raises
   :class:`~imagestag_core.errors.SpecError` with the position and what was
   expected there.
+* Over :data:`MAX_DIGITS` digits or nested too deep is a SpecError in every form.
 
 Dict form: ``{"stages": [{"filter": "resize", "params": {"size": [1920, 1080]}}]}``
 (a bare list of stages is accepted too); tuples become lists in JSON and are
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
 
 __all__ = ["filter_from_dict", "filter_to_dict", "format_stage", "format_value", "parse_text"]
 
+MAX_DIGITS = 4300  #: Python's default text-to-int limit, whatever the interpreter says
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]|-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?')
+
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INT = re.compile(r"[+-]?\d+")
@@ -52,6 +56,7 @@ _FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
 _SIZE = re.compile(r"(\d+)?[xX](\d+)?")
 _BARE_SAFE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-/:+]*")
 _SPECIALS = set("|=\"' \t\r\n")
+_KEYWORDS: dict[str, Any] = {"true": True, "false": False, "none": None, "null": None, "()": ()}
 
 
 @dataclass(frozen=True)
@@ -121,25 +126,24 @@ class _Scanner:
         raise self.error("unterminated string", f"a closing {quote}", start)
 
 
+def _int(digits: str) -> int:
+    if len(digits.lstrip("+-")) > MAX_DIGITS:
+        raise SpecError(f"integer of more than {MAX_DIGITS} digits", expected="a smaller number")
+    return int(digits)
+
+
 def literal(raw: str) -> Any:
     """Interpret an unquoted token: number, bool, none, size, tuple or bare word."""
-    lowered = raw.lower()
-    if lowered == "true":
-        return True
-    if lowered == "false":
-        return False
-    if lowered in ("none", "null"):
-        return None
-    if raw == "()":
-        return ()
+    if raw.lower() in _KEYWORDS:
+        return _KEYWORDS[raw.lower()]
     if _INT.fullmatch(raw):
-        return int(raw)
+        return _int(raw)
     if _FLOAT.fullmatch(raw):
         return float(raw)
     size = _SIZE.fullmatch(raw)
     if size and (size.group(1) or size.group(2)):
-        return (int(size.group(1)) if size.group(1) else None,
-                int(size.group(2)) if size.group(2) else None)
+        return (_int(size.group(1)) if size.group(1) else None,
+                _int(size.group(2)) if size.group(2) else None)
     if "," in raw:
         parts = raw.split(",")
         if parts[-1] == "":
@@ -147,6 +151,13 @@ def literal(raw: str) -> Any:
         if all(parts):
             return tuple(literal(p) for p in parts)
     return raw
+
+
+def _literal_at(sc: _Scanner, raw: str, position: int) -> Any:
+    try:
+        return literal(raw)
+    except SpecError as exc:
+        raise sc.error(exc.reason, exc.expected, position) from None
 
 
 def parse_text(text: str) -> list[StageText]:
@@ -203,13 +214,13 @@ def parse_text(text: str) -> list[StageText]:
                         raise sc.error(f"missing value for {word!r}", "a value after '='")
                     if sc.peek() == "=":
                         raise sc.error("unexpected '='", "a space between parameters")
-                    token = Token(literal(raw), raw, val_start)
+                    token = Token(_literal_at(sc, raw, val_start), raw, val_start)
                 kwargs.append((word, token))
             else:
                 if kwargs:
                     raise sc.error("positional value after key=value", "key=value",
                                    tok_start)
-                args.append(Token(literal(word), word, tok_start))
+                args.append(Token(_literal_at(sc, word, tok_start), word, tok_start))
         stages.append(StageText(name, start, tuple(args), tuple(kwargs)))
         if sc.at_end():
             return stages
@@ -242,7 +253,7 @@ def build_filter(stage: StageText, text: str) -> Filter:
                 accepts_str(spec.type):
             try:
                 value = spec.coerce(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, ArithmeticError):
                 value = token.raw
         values[key] = value
     try:
@@ -256,7 +267,7 @@ def build_filter(stage: StageText, text: str) -> Filter:
         raise SpecError(str(exc), text=text, position=pos, expected=expected) from None
     except ImagestagError as exc:
         raise SpecError(str(exc), text=text, position=stage.position) from None
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ArithmeticError) as exc:  # OverflowError: int to float
         raise SpecError(f"{stage.name}: {exc}", text=text, position=stage.position) from None
 
 
@@ -309,16 +320,12 @@ def spec_name(filt: Filter) -> str:
 
 
 def format_stage(filt: Filter) -> str:
-    parts = [spec_name(filt)]
-    for key, value in filt.non_default_params().items():
-        parts.append(f"{key}={format_value(value)}")
-    return " ".join(parts)
+    return " ".join([spec_name(filt), *(f"{key}={format_value(value)}"
+                                        for key, value in filt.non_default_params().items())])
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    return value
+    return [_jsonable(v) for v in value] if isinstance(value, tuple) else value
 
 
 def filter_to_dict(filt: Filter) -> dict[str, Any]:
@@ -327,12 +334,35 @@ def filter_to_dict(filt: Filter) -> dict[str, Any]:
 
 
 def _lists_to_tuples(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_lists_to_tuples(v) for v in value)
-    return value
+    return tuple(_lists_to_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def json_limit_error(text: str, exc: Exception) -> SpecError:
+    """``json.loads(text)``'s ``exc`` (a long integer, deep nesting) at its position."""
+    depth, deepest, position = 0, 0, 0
+    for match in _JSON_TOKEN.finditer(text):
+        depth += (match.group() in "[{") - (match.group() in "]}")
+        digits = match.group().lstrip("-")
+        if digits.isdigit() and len(digits) > MAX_DIGITS:
+            return SpecError(f"integer of more than {MAX_DIGITS} digits", text=text,
+                             position=match.start())
+        if depth > deepest:
+            deepest, position = depth, match.start()
+    return SpecError(f"nested too deep ({deepest} levels)" if isinstance(exc, RecursionError)
+                     else f"invalid JSON: {exc}", text=text, position=position)
 
 
 def filter_from_dict(data: Any, index: int | None = None) -> Filter:
+    try:
+        return _filter_from_dict(data, index)
+    except SpecError:
+        raise
+    except (ValueError, ArithmeticError, RecursionError) as exc:  # huge ints, deep nesting
+        raise SpecError(("" if index is None else f"stage {index}: ") + (
+            "nested too deep" if isinstance(exc, RecursionError) else str(exc))) from None
+
+
+def _filter_from_dict(data: Any, index: int | None) -> Filter:
     from .plugins import get_filter
 
     where = f"stage {index}: " if index is not None else ""
@@ -357,5 +387,5 @@ def filter_from_dict(data: Any, index: int | None = None) -> Filter:
         raise
     except ImagestagError as exc:
         raise SpecError(f"{where}{exc}") from None
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ArithmeticError) as exc:
         raise SpecError(f"{where}{name}: {exc}") from None

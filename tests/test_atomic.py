@@ -88,3 +88,21 @@ def test_replace_atomic_moves_a_finished_file_into_place(tmp_path: Path) -> None
 def test_image_module_keeps_write_atomic_importable(tmp_path: Path) -> None:
     image_write_atomic(tmp_path / "b.bin", b"z")
     assert (tmp_path / "b.bin").read_bytes() == b"z"
+
+
+@pytest.mark.parametrize("name", ["a\0b.png", "dir\0/x.png"])
+def test_a_nul_byte_in_the_name_is_one_imagestag_error(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ImagestagError, match="cannot write"):
+        write_atomic(tmp_path / name, b"data")
+    done = tmp_path / "done.tmp"
+    done.write_bytes(b"data")
+    with pytest.raises(ImagestagError, match="cannot write"):
+        replace_atomic(done, tmp_path / name)
+    assert not done.exists() and _leftovers(tmp_path) == []
+
+
+def test_check_output_dir_with_a_nul_byte_is_one_imagestag_error(tmp_path: Path) -> None:
+    from imagestag_plugins.app.planning import check_output_dir
+
+    with pytest.raises(ImagestagError, match="cannot write to the output folder"):
+        check_output_dir(tmp_path / "out\0put")

@@ -463,3 +463,99 @@ def test_a_command_whose_configure_raises_is_one_warning_and_the_others_work(cap
     assert warning[0].startswith("imagestag: warning: command 'broken'")
     assert "bad argument table" in warning[0] and "Traceback" not in err
     assert info.value.code == 2  # not a subcommand any more: a usage error
+
+
+# -- the command line itself: "--", argument order, NUL bytes, limits, internal errors --
+
+
+def test_double_dash_ends_the_options(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_jpeg(tmp_path / "-o.jpg")
+    write_jpeg(tmp_path / "--.jpg", seed=4)
+    code, _, err = run_cli(capsys, "run", "encode png", "-o", "out", "--", "-o.jpg", "--.jpg")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["--.png", "-o.png"]
+
+
+def test_double_dash_can_come_before_the_spec(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_jpeg(tmp_path / "-x.jpg")
+    code, _, err = run_cli(capsys, "run", "-o", "out", "--", "encode png", "-x.jpg")
+    assert code == 0, err
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["-x.png"]
+
+
+def test_inputs_may_follow_the_options(capsys, photos, tmp_path):
+    out = tmp_path / "out"
+    code, _, err = run_cli(capsys, "run", "encode png", "-o", str(out), str(photos / "a"),
+                           "-q", str(photos / "b" / "x.jpg"))
+    assert code == 0, err
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == ["a/x.png",
+                                                                          "b/x.png"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "encode png", "IN\0.jpg", "-o", "OUT"],
+    ["run", "encode png", "IN", "-o", "OUT\0"],
+    ["run", "encode png", "IN", "-o", "OUT", "--trace", "t\0.json"],
+    ["run", "resize 8x8", "IN", "-o", "v\0.mp4"],
+    ["bench", "--source", "x\0.png", "--executors", "sequential"],
+    ["demo", "-o", "OUT\0", "--frames", "1"],
+])
+def test_a_nul_byte_in_an_argument_is_one_error_line(capsys, photos, tmp_path, argv):
+    subs = {"IN": str(photos), "OUT": str(tmp_path / "out")}
+    argv = [subs.get(a, a.replace("IN", str(photos)).replace("OUT", str(tmp_path / "out")))
+            for a in argv]
+    code, _, err = run_cli(capsys, *argv)
+    assert_one_line_error(code, err, "NUL byte")
+
+
+@pytest.mark.parametrize("spec", ["resize scale=" + "1" * 5000, "resize " + "9" * 5000 + "x10",
+                                  "resize scale=" + "1" * 400])
+def test_a_huge_number_in_the_spec_is_one_error_line(capsys, photos, tmp_path, spec):
+    code, _, err = run_cli(capsys, "run", spec, str(photos), "-o", str(tmp_path / "out"))
+    assert_one_line_error(code, err, "invalid pipeline spec", "position")
+
+
+def test_a_huge_number_in_the_spec_is_one_line_from_the_console_script(tmp_path):
+    proc = subprocess.run(_cli("run", "resize scale=" + "1" * 5000, str(tmp_path), "-o",
+                               str(tmp_path / "o")), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr[:500]
+    assert "integer of more than 4300 digits" in proc.stderr
+
+
+def test_an_unexpected_error_is_one_line_and_verbose_shows_the_traceback(capsys):
+    class Broken:
+        name = "broken"
+        help = "raises"
+
+        def configure(self, parser):
+            pass
+
+        def run(self, args):
+            raise ValueError("something inside went wrong")
+
+    class Plugin:
+        @hookimpl
+        def register_commands(self, register):
+            register(Broken())
+
+    manager = create_plugin_manager(env={})
+    manager.load()
+    manager.register_plugin(Plugin(), name="raising-command")
+    with use_plugin_manager(manager):
+        code, _, err = run_cli(capsys, "broken")
+        assert_one_line_error(code, err,
+                              "internal error: ValueError: something inside went wrong", "-v")
+        code, _, err = run_cli(capsys, "broken", "-v")
+    assert code == 1
+    assert "Traceback" in err and err.splitlines()[-1].startswith("imagestag: error: ")
+
+
+def test_a_failed_input_is_one_error_line_on_stderr(capsys, photos, tmp_path):
+    (photos / "a" / "bad.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    code, stdout, err = run_cli(capsys, "run", "encode png", str(photos / "a" / "bad.jpg"),
+                                "-o", str(tmp_path / "out"))
+    assert_one_line_error(code, err, "bad.jpg")
+    assert "1 failed" in stdout

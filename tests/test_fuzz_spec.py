@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imagestag_core import FilterPipeline, Image, ImagestagError, list_codecs, list_filters
+from imagestag_core import (
+    FilterPipeline,
+    Image,
+    ImagestagError,
+    SpecError,
+    list_codecs,
+    list_filters,
+)
 from imagestag_core.testing import kit_settings
 
 pytestmark = pytest.mark.imagestag_contract
@@ -158,3 +165,98 @@ def test_image_of_arbitrary_bytes_raises_only_image_errors(data: bytes) -> None:
         pixels = _only_own_errors(image.get_pixels)
         if pixels is not None:
             assert pixels.shape[:2] == (image.height, image.width)
+
+
+# -- limits: huge numbers and deep nesting are SpecErrors, never ValueError/RecursionError
+
+
+def _nested(depth: int, make: Any) -> Any:
+    # built iteratively: the test must not recurse itself
+    data = make()
+    inner = data
+    for _ in range(depth - 1):
+        child = make()
+        if isinstance(inner, dict):
+            inner["x"] = child
+        else:
+            inner.append(child)
+        inner = child
+    return data
+
+
+@kit_settings(max_examples=40)
+@given(digits=st.integers(4301, 20_000), sign=st.sampled_from(["", "-", "+"]),
+       template=st.sampled_from(["resize scale={n}", "resize {n}", "encode jpeg quality={n}",
+                                 "falsecolor hot input_max={n}", "resize 0.5 | resize {n},1",
+                                 "resize {u}x10", "resize size=10x{u}", "resize x{u}"]))
+def test_parse_of_huge_integers_is_a_positioned_spec_error(digits: int, sign: str,
+                                                           template: str) -> None:
+    number = sign + "7" * digits
+    text = template.format(n=number, u="7" * digits)  # sizes take no sign
+    with pytest.raises(SpecError) as info:
+        FilterPipeline.parse(text)
+    digits_at = text.index("7" * digits)
+    start = max(text.rfind(" ", 0, digits_at), text.rfind("=", 0, digits_at)) + 1  # the token
+    assert info.value.position == start, (info.value.position, start)
+
+
+@pytest.mark.parametrize("digits", [400, 4300, 4301, 100_000])
+def test_parse_of_long_integers_for_float_parameters_is_a_spec_error(digits: int) -> None:
+    with pytest.raises(SpecError) as info:
+        FilterPipeline.parse("resize scale=" + "1" * digits)
+    assert info.value.position is not None
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 100_000,
+    "{\"stages\": " + "[" * 100_000,
+    "{\"stages\": [" + "{\"a\": " * 50_000,
+    "{\"stages\": [{\"filter\": \"resize\", \"params\": {\"scale\": " + "9" * 5000 + "}}]}",
+    "{\"stages\": [{\"filter\": \"resize\", \"params\": {\"size\": [-" + "9" * 5000 + ", 1]}}]}",
+])
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_from_json_beyond_the_limits_is_a_positioned_spec_error(text: str,
+                                                                as_bytes: bool) -> None:
+    with pytest.raises(SpecError) as info:
+        FilterPipeline.from_json(text.encode() if as_bytes else text)
+    assert info.value.position is not None
+    assert 0 <= info.value.position < len(text)
+
+
+def test_from_json_within_the_limits_still_parses() -> None:
+    nested_string = "{\"stages\": [], \"x\": \"" + "[" * 1000 + "\"}"
+    with pytest.raises(SpecError, match="unknown pipeline keys"):
+        FilterPipeline.from_json(nested_string)  # brackets inside a string do not count
+    assert len(FilterPipeline.from_json("{\"stages\": [\"resize 0.5\"]}")) == 1
+
+
+def _self_containing() -> list[Any]:
+    loop: list[Any] = []
+    loop.append(loop)
+    return loop
+
+
+@pytest.mark.parametrize("data", [
+    _nested(100_000, list),
+    {"stages": _nested(100_000, list)},
+    {"stages": [{"filter": "resize", "params": _nested(100_000, dict)}]},
+    {"stages": [{"filter": "resize", "params": {"scale": _nested(100_000, list)}}]},
+    {"stages": [{"filter": "resize", "params": {"scale": 10 ** 5000}}]},
+    {"stages": [{"filter": "resize", "params": {"scale": 10 ** 400}}]},
+    {"stages": [{"filter": "resize", "params": 10 ** 5000}]},
+    {"stages": [{"filter": 10 ** 5000}]},
+    {"stages": [{"filter": "resize", "params": {"size": [-(10 ** 5000), 1]}}]},
+    _self_containing(),
+    {"stages": [{"filter": "resize", "params": {"scale": _self_containing()}}]},
+], ids=["list", "stages", "params", "value", "int", "int-float", "params-int", "name-int",
+        "negative-int", "loop", "loop-value"])
+def test_from_dict_beyond_the_limits_is_a_spec_error(data: Any) -> None:
+    with pytest.raises(SpecError):
+        FilterPipeline.from_dict(data)
+
+
+def test_filter_from_dict_beyond_the_limits_is_a_spec_error() -> None:
+    from imagestag_core.filters import Resize
+
+    with pytest.raises(SpecError, match="deep"):
+        Resize.from_dict({"filter": "resize", "params": {"scale": _nested(100_000, list)}})

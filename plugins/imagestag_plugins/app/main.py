@@ -8,7 +8,13 @@ distribution adds ``imagestag mycmd`` with one entry point.  A command whose
 
 Bad input (an unknown filter, a malformed spec, a missing input, an
 unwritable output folder) prints one line on stderr and exits with status 1;
-usage errors exit with 2 (argparse), an interrupted run with 130.
+usage errors exit with 2 (argparse), an interrupted run with 130.  An
+unexpected exception is one ``imagestag: error: internal error: ...`` line
+too; ``-v`` adds its traceback, and lets through what OpenCV, FFmpeg, libpng
+and libtiff print themselves (silenced otherwise, see
+:mod:`~imagestag_plugins.app.native_stderr`).
+Every subcommand reads its options and positionals in any order, and ``--``
+ends the options (``imagestag run SPEC -o out -- -o.png``).
 ``imagestag --version`` answers before any plugin is loaded.
 Reference: ``docs/cli.md``.
 """
@@ -27,6 +33,10 @@ from typing import Any
 __all__ = ["build_parser", "main"]
 
 _COMMAND_DEST = "_imagestag_command"
+_VERBOSE_DEST = "_imagestag_verbose"
+# no command-line argument can hold a NUL byte (main() refuses one), so a NUL in front
+# unambiguously marks an argument that came after "--" while argparse looks at it
+_AFTER_DASHES = "\0"
 
 
 def _version() -> str:
@@ -55,6 +65,58 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+class _CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: options and positionals in any order, ``--`` ends the options.
+
+    Plain ``argparse`` fills a ``nargs="*"`` positional from the first run of
+    positionals only, so ``run SPEC -o out a.jpg`` and ``run SPEC -o out --
+    -o.png`` were rejected; :meth:`parse_known_intermixed_args` reads them
+    (commands whose positionals it cannot handle, ``REMAINDER`` ones, get the
+    plain parse).  What follows ``--`` is a positional however it looks.
+    """
+
+    _intermixing = False
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None,
+                         ) -> tuple[argparse.Namespace, list[str]]:
+        if args is None or self._intermixing:
+            return super().parse_known_args(args, namespace)
+        original = list(args)
+        marked = original
+        if "--" in original:
+            cut = original.index("--")
+            marked = original[:cut] + [_AFTER_DASHES + a if a[:1] in self.prefix_chars else a
+                                       for a in original[cut + 1:]]
+        self._intermixing = True
+        try:
+            parsed, extras = self.parse_known_intermixed_args(marked, namespace)
+        except TypeError:  # positionals parse_known_intermixed_args refuses
+            parsed, extras = super().parse_known_args(original, namespace)
+        finally:
+            self._intermixing = False
+        for key, value in vars(parsed).items():
+            if isinstance(value, str):
+                setattr(parsed, key, value.removeprefix(_AFTER_DASHES))
+            elif isinstance(value, list):
+                setattr(parsed, key, [v.removeprefix(_AFTER_DASHES) if isinstance(v, str)
+                                      else v for v in value])
+        return parsed, [e.removeprefix(_AFTER_DASHES) for e in extras]
+
+
+def _add_verbose(parser: argparse.ArgumentParser, default: Any) -> None:
+    """``-v/--verbose`` (unless the command already has one of the two options)."""
+    for flags in (("-v", "--verbose"), ("--verbose",)):
+        try:
+            parser.add_argument(*flags, dest=_VERBOSE_DEST, action="store_true",
+                                default=default,
+                                help="show tracebacks of internal errors and what OpenCV, "
+                                     "FFmpeg, libpng and libtiff print themselves")
+            return
+        except argparse.ArgumentError:
+            continue
+
+
 def _version_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imagestag", add_help=False)
     parser.add_argument("--version", action=_VersionAction)
@@ -74,13 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="imagestag", description="High-throughput image pipelines built on plugins.",
         epilog="Run 'imagestag demo' for the main job on a generated 20 MP source; "
                "see docs/cli.md for every option.", parents=[_version_parser()])
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_verbose(parser, default=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
     sub.required = True
     for entry in list_commands():
         command = entry.obj
         # configure into a scratch parser first: a failing one must leave no half-made
         # subcommand behind
-        scratch = argparse.ArgumentParser(prog=f"imagestag {entry.name}")
+        scratch = _CommandParser(prog=f"imagestag {entry.name}")
         try:
             command.configure(scratch)
         except Exception as exc:
@@ -88,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
             warnings.warn(f"command {entry.name!r} from {who} is unavailable: its configure() "
                           f"failed: {type(exc).__name__}: {exc}", PluginWarning, stacklevel=2)
             continue
+        # SUPPRESS: a subcommand's -v must not reset the one given before the command
+        _add_verbose(scratch, default=argparse.SUPPRESS)
         p = sub.add_parser(entry.name, help=command.help, description=scratch.description,
                            epilog=scratch.epilog, parents=[scratch], add_help=False)
         p.set_defaults(**{_COMMAND_DEST: command})
@@ -105,29 +170,61 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     # --version needs no plugin and no core: answer it before either is imported
     _version_parser().parse_known_args(arguments[:1])
-    from imagestag_core.errors import ImagestagError
     from imagestag_core.plugins import PluginWarning
 
-    from .output import EXIT_ERROR, EXIT_INTERRUPTED, err, one_line
+    from .native_stderr import native_stderr_silenced
+    from .output import EXIT_ERROR, EXIT_INTERRUPTED, err
 
+    for argument in arguments:
+        if "\0" in argument:
+            # a real command line cannot carry one; main([...]) from Python can
+            err(f"error: the argument {argument!r} contains a NUL byte, which no file name "
+                f"or spec can hold")
+            return EXIT_ERROR
+    verbose = False
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default", PluginWarning)
             args = build_parser().parse_args(arguments)
-            status = getattr(args, _COMMAND_DEST).run(args)
+            verbose = bool(getattr(args, _VERBOSE_DEST, False))
+            with native_stderr_silenced(not verbose):
+                try:
+                    status = getattr(args, _COMMAND_DEST).run(args)
+                except Exception as exc:
+                    # reported while the real stderr is still the one Python writes to
+                    return _report(exc, verbose)
             return 0 if status is None else int(status)
     except KeyboardInterrupt:
         err("aborted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_ERROR
-    except (ImagestagError, OSError) as exc:
-        err(f"error: {one_line(exc)}")
-        return EXIT_ERROR
+    except Exception as exc:  # from building the parser or loading the plugins
+        return _report(exc, verbose)
     finally:
         warnings.showwarning = previous
+
+
+def _report(exc: Exception, verbose: bool) -> int:
+    """The one ``imagestag: error: ...`` line for ``exc``; returns the exit status."""
+    from imagestag_core.errors import ImagestagError
+
+    from .output import EXIT_ERROR, err, one_line
+
+    if isinstance(exc, BrokenPipeError):
+        return EXIT_ERROR
+    if isinstance(exc, (ImagestagError, OSError)):
+        err(f"error: {one_line(exc)}")
+    else:
+        if verbose:
+            import traceback
+
+            traceback.print_exception(exc, file=sys.stderr)
+        hint = "" if verbose else " (-v shows the traceback)"
+        err(f"error: internal error: {type(exc).__name__}: {one_line(exc)}{hint}")
+    return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -4,24 +4,34 @@
   codec knows are skipped) or glob patterns.  Output paths mirror the input
   tree below the inputs' common folder, so ``a/x.jpg`` and ``b/x.jpg`` become
   ``OUT/a/x.jpg`` and ``OUT/b/x.jpg``.  The extension is the last stage's
-  encoding (``encode png`` -> ``.png``), else the input's.
+  encoding (``encode png`` -> ``.png``), else the input's; an input whose
+  extension no codec knows (``scan``) keeps its name and gets the preferred
+  extension of the format its bytes show (``scan.png``).
+* Symbolic links are followed, to files and folders, inside or outside the
+  input folder, and the output is placed by the link's own path.  Broken
+  links, link loops and special files are skipped, each with its reason.  A
+  file reached by two names (a link beside its target) is processed once,
+  under its real name when that is an input.
 * An input is never overwritten; an existing output is skipped unless
   ``overwrite`` is set.
 """
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
+import stat
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from imagestag_core.errors import CodecError, ImagestagError, UnknownNameError
 from imagestag_core.pipeline import FilterPipeline
-from imagestag_core.plugins import codec_for_path, get_codec
+from imagestag_core.plugins import codec_for_data, codec_for_path, get_codec
 
-__all__ = ["FileJob", "check_output_dir", "output_extension", "plan_jobs"]
+__all__ = ["FileJob", "Plan", "check_output_dir", "output_extension", "plan_jobs"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,18 @@ class FileJob:
 
     src: Path
     dst: Path
+
+
+class Plan(NamedTuple):
+    """What :func:`plan_jobs` decided."""
+
+    jobs: list[FileJob]
+    #: outputs that exist already (left alone without ``overwrite``)
+    skipped_existing: int
+    #: files in the input folders no codec knows
+    ignored: int
+    #: (path, reason) of entries that cannot be read: broken links, loops, special files
+    skipped: list[tuple[str, str]]
 
 
 def check_output_dir(out: Path) -> None:
@@ -41,9 +63,9 @@ def check_output_dir(out: Path) -> None:
         probe = out / f".imagestag-write-test-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
         raise ImagestagError(f"cannot write to the output folder {str(out)!r}: "
-                             f"{exc.strerror or exc}") from None
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
 
 
 def output_extension(pipeline: FilterPipeline) -> str | None:
@@ -67,68 +89,177 @@ def _is_image_file(path: Path) -> bool:
     return True
 
 
-def _expand(arg: str) -> tuple[list[Path], Path, int]:
-    """Files of one input argument, the folder they are relative to, and how many
-    files were ignored (no codec for them)."""
+def _unreadable(path: Path) -> str | None:
+    """Why ``path`` (a folder entry or a glob match) is skipped, or None if it can be read."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        if path.is_symlink():
+            if exc.errno == errno.ELOOP:
+                return "symbolic link loop"
+            return "broken symbolic link"
+        return exc.strerror or str(exc)
+    if stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode):
+        return None
+    return "not a regular file"
+
+
+@dataclass
+class _Found:
+    """What one input argument expands to."""
+
+    files: list[Path]
+    root: Path
+    ignored: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _walk(root: Path) -> _Found:
+    """The files below ``root``, following symbolic links (to files and folders, also
+    outside ``root``) under the link's own path; hidden entries are left out.
+
+    Broken links, link loops and special files are skipped with the reason; a
+    link to a folder that encloses it would repeat the tree forever and counts as
+    a loop.  Iterative, so a deep tree does not recurse.
+    """
+    found = _Found([], root)
+    real_root = os.stat(root)
+    stack: list[tuple[Path, frozenset[tuple[int, int]]]] = [
+        (root, frozenset({(real_root.st_dev, real_root.st_ino)}))]
+    while stack:
+        folder, enclosing = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                names = sorted(entry.name for entry in it)
+        except OSError as exc:
+            found.skipped.append((str(folder), f"cannot read the folder: "
+                                               f"{exc.strerror or exc}"))
+            continue
+        for name in names:
+            if name.startswith("."):
+                continue
+            path = folder / name
+            reason = _unreadable(path)
+            if reason is not None:
+                found.skipped.append((str(path), reason))
+                continue
+            info = os.stat(path)
+            if stat.S_ISDIR(info.st_mode):
+                key = (info.st_dev, info.st_ino)
+                if key in enclosing:
+                    found.skipped.append((str(path), "symbolic link loop (it points to a "
+                                                     "folder that contains it)"))
+                else:
+                    stack.append((path, enclosing | {key}))
+            elif _is_image_file(path):
+                found.files.append(path)
+            else:
+                found.ignored += 1
+    found.files.sort()
+    return found
+
+
+def _expand(arg: str) -> _Found:
+    """Files of one input argument, the folder they are relative to, how many files
+    were ignored (no codec for them), and the entries skipped with a reason."""
     path = Path(arg)
     if path.is_dir():
-        found = [p for p in sorted(path.rglob("*"))
-                 if p.is_file() and not any(part.startswith(".")
-                                            for part in p.relative_to(path).parts)]
-        files = [p for p in found if _is_image_file(p)]
-        return files, path, len(found) - len(files)
+        return _walk(path)
     if path.is_file():
-        return [path], path.parent, 0
+        return _Found([path], path.parent)
     if glob.has_magic(arg):
-        matches = [Path(m) for m in sorted(glob.glob(arg, recursive=True))]
+        # "**" follows a folder link that loops until the system's link limit: keep each
+        # real entry once (the shortest name sorts first), not once per trip around the loop
+        matches: list[Path] = []
+        seen: set[tuple[str, str]] = set()
+        for m in sorted(map(Path, glob.glob(arg, recursive=True)),
+                        key=lambda m: (len(m.parts), str(m))):
+            key = (os.path.realpath(m.parent), m.name)
+            if key not in seen:
+                seen.add(key)
+                matches.append(m)
+        matches.sort()
+        skipped = [(str(m), r) for m in matches if (r := _unreadable(m)) is not None]
         files = [m for m in matches if m.is_file() and _is_image_file(m)]
         if not files:
             raise ImagestagError(f"no image files match {arg!r}")
         # the folder part before the first wildcard is what the outputs mirror
         parts = Path(arg).parts
         base = next(i for i, p in enumerate(parts) if glob.has_magic(p))
-        return files, Path(*parts[:base]) if base else Path("."), 0
+        return _Found(files, Path(*parts[:base]) if base else Path("."), skipped=skipped)
+    if path.is_symlink():
+        reason = _unreadable(path) or "not a file or folder"
+        raise ImagestagError(f"input {arg!r} is a {reason}")
+    if path.exists():
+        raise ImagestagError(f"input {arg!r} is not a regular file or a folder")
     raise ImagestagError(f"input {arg!r} does not exist (expected a file, a folder or a glob)")
 
 
+def _sniffed_extension(src: Path) -> str | None:
+    """The preferred extension of the format ``src``'s first bytes show, None if unknown."""
+    try:
+        with open(src, "rb") as fh:
+            head = fh.read(64)
+        return codec_for_data(head).extensions[0]
+    except (OSError, ImagestagError, IndexError):
+        return None
+
+
 def plan_jobs(inputs: Sequence[str], out: Path, pipeline: FilterPipeline, *,
-              overwrite: bool = False) -> tuple[list[FileJob], int, int]:
-    """The jobs for ``inputs``: ``(jobs, skipped because the output exists, ignored files)``.
+              overwrite: bool = False) -> Plan:
+    """The jobs for ``inputs`` and what was left out (see :class:`Plan`).
 
     Raises :class:`ImagestagError` for a missing input, no image files at all,
     or an output that would replace an input.
     """
     out_abs = out.resolve()
     ext = output_extension(pipeline)
-    sources: list[tuple[Path, Path]] = []
+    # (the file itself, where it is as the user named it, the folder it is relative to)
+    candidates: list[tuple[Path, Path, Path]] = []
     ignored = 0
-    seen: set[Path] = set()
+    skipped: list[tuple[str, str]] = []
     for arg in inputs:
-        files, root, skipped = _expand(arg)
-        ignored += skipped
-        root_abs = root.resolve()
-        nested_out = root_abs in out_abs.parents
-        for f in files:
-            resolved = f.resolve()
-            # outputs of an earlier run in a folder inside an input folder are not inputs
-            if resolved in seen or (nested_out and out_abs in resolved.parents):
-                continue
-            seen.add(resolved)
-            sources.append((resolved, root_abs))
+        found = _expand(arg)
+        ignored += found.ignored
+        skipped += found.skipped
+        root_abs = found.root.resolve()
+        for f in found.files:
+            # the link's path, not its target's: a link to a file outside the folder
+            # is placed where the link is
+            candidates.append((f.resolve(), root_abs / f.relative_to(found.root), root_abs))
+    chosen: dict[Path, tuple[Path, Path]] = {}
+    # one file reached by several names is read once: under its real name if that is one
+    # of them, else under the shortest (a loop walked by "**" repeats a name deeper)
+    candidates.sort(key=lambda c: (c[1] != c[0], len(c[1].parts), str(c[1])))
+    for resolved, logical, root_abs in candidates:
+        # outputs of an earlier run in a folder inside an input folder are not inputs
+        if root_abs in out_abs.parents and (out_abs in logical.parents
+                                            or out_abs in resolved.parents):
+            continue
+        chosen.setdefault(resolved, (logical, root_abs))
+    sources = [(resolved, logical, root) for resolved, (logical, root) in chosen.items()]
     if not sources:
         raise ImagestagError(f"no image files found in {', '.join(map(repr, inputs))}")
-    common = Path(os.path.commonpath([str(root) for _, root in sources]))
-    targets: dict[Path, list[Path]] = {}
-    for src, _ in sources:
-        rel = src.relative_to(common)
-        targets.setdefault(out_abs / rel.with_suffix(ext or rel.suffix), []).append(src)
+    common = Path(os.path.commonpath([str(root) for _, _, root in sources]))
+    targets: dict[Path, list[tuple[Path, Path]]] = {}
+    for src, logical, _ in sources:
+        rel = logical.relative_to(common)
+        if ext is not None:
+            dst = out_abs / rel.with_suffix(ext)
+        elif _is_image_file(rel):
+            dst = out_abs / rel
+        else:
+            # no codec knows the name (``scan``): the input's own format, sniffed
+            sniffed = _sniffed_extension(src)
+            dst = out_abs / (rel.with_name(rel.name + sniffed) if sniffed else rel)
+        targets.setdefault(dst, []).append((src, logical))
     jobs: list[FileJob] = []
     for dst, srcs in targets.items():
-        for src in srcs:
+        for src, logical in srcs:
             # x.png and x.jpg both becoming x.jpg: keep the input suffix in the name
-            target = dst if len(srcs) == 1 else dst.with_name(f"{src.name}{dst.suffix}")
+            target = dst if len(srcs) == 1 else dst.with_name(f"{logical.name}{dst.suffix}")
             jobs.append(FileJob(src, target))
-    inputs_set = {src for src, _ in sources}
+    inputs_set = {src for src, _, _ in sources} | {logical for _, logical, _ in sources}
     for job in jobs:
         if job.dst in inputs_set:
             raise ImagestagError(f"refusing to overwrite the input {str(job.src)!r}; "
@@ -139,4 +270,4 @@ def plan_jobs(inputs: Sequence[str], out: Path, pipeline: FilterPipeline, *,
         skipped_existing = len(jobs) - len(kept)
         jobs = kept
     jobs.sort(key=lambda j: str(j.src))
-    return jobs, skipped_existing, ignored
+    return Plan(jobs, skipped_existing, ignored, skipped)

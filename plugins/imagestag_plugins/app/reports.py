@@ -78,7 +78,8 @@ def plot_benchmark(result: Any, path: Path) -> None:
 
 
 def print_run_summary(report: Any, video: bool) -> None:
-    """The ``done: ...`` lines of ``imagestag run`` (failures on stderr)."""
+    """The ``done: ...`` lines of ``imagestag run`` on stdout; on stderr one
+    ``imagestag: error: <input>: <what failed>`` line per failed input."""
     what = "frames" if video else "files"
     parts = [f"{report.frames_out} {what} written to {report.output} in {report.elapsed_s:.2f} s "
              f"({report.fps:.1f} fps, {report.executor} with {report.workers} workers)"]
@@ -93,10 +94,13 @@ def print_run_summary(report: Any, video: bool) -> None:
         parts.append(f"{report.skipped_existing} skipped: output exists (--overwrite replaces)")
     if report.ignored:
         parts.append(f"{report.ignored} files ignored: not an image format")
+    for where, reason in report.skipped:
+        parts.append(f"skipped {where}: {reason}")
+    if report.failures:
+        parts.append(f"{len(report.failures)} failed (listed on stderr)")
     if report.interrupted:
         parts.append("interrupted: finished outputs kept, nothing half-written")
     print("done: " + "\n  ".join(parts))
-    if report.failures:
-        err(f"{len(report.failures)} failed:")
-        for where, message in report.failures:
-            print(f"  {where}: {message}", file=sys.stderr)
+    sys.stdout.flush()  # the summary before the errors when both go to one terminal
+    for where, message in report.failures:
+        err(f"error: {where}: {' '.join(message.split())}")

@@ -50,7 +50,8 @@ class RunControl:
 
 @dataclass
 class RunReport:
-    """What a run did; ``failures`` pairs an input (path or frame) with its error."""
+    """What a run did; ``failures`` pairs an input (path or frame) with its error,
+    ``skipped`` an input that was not read (a broken symbolic link) with why."""
 
     executor: str = ""
     workers: int = 0
@@ -61,6 +62,7 @@ class RunReport:
     frames_out: int = 0
     dropped: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
     elapsed_s: float = 0.0
     latency_p50_ms: float = 0.0
     latency_p95_ms: float = 0.0

@@ -118,8 +118,8 @@ class RunCommand:
         else:
             executor = args.executor or "batch"
             check_output_dir(out)
-            jobs, existing, ignored = plan_jobs(args.inputs, out, pipeline,
-                                                overwrite=args.overwrite)
+            plan = plan_jobs(args.inputs, out, pipeline, overwrite=args.overwrite)
+            jobs = plan.jobs
             control.progress = progress(len(jobs), executor, args.quiet)
             try:
                 with _Interrupt(control):
@@ -128,7 +128,8 @@ class RunCommand:
                                        control=control)
             finally:
                 control.progress.close()
-            report.skipped_existing, report.ignored, report.output = existing, ignored, str(out)
+            report.skipped_existing, report.ignored = plan.skipped_existing, plan.ignored
+            report.skipped, report.output = plan.skipped, str(out)
         if args.trace and report.trace is not None:
             write_json(Path(args.trace), report.trace)
         print_run_summary(report, video_in)
