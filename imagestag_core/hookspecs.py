@@ -20,14 +20,7 @@ The callback protocols below type a hookimpl::
         register(MyBlur)                          # under MyBlur.name
         register(MyBlur, name="blur2", aliases=("soft",))
 
-A plain module works the same without the annotations::
-
-    from imagestag_core import hookimpl
-
-    @hookimpl
-    def register_filters(register):
-        register(MyBlur)                          # under MyBlur.name
-        register(MyBlur, name="blur2", aliases=("soft",))
+The annotations are optional: a plain ``def register_filters(register):`` works.
 """
 
 from __future__ import annotations

@@ -22,20 +22,12 @@ distribution) as the provider.  Registering another plugin later calls the
 hooks again, so the order stays pluggy's.  An implementation that raises is
 reported and left out of that hook; the other plugins' registrations stand.
 
-Switches (environment variables):
-
-``IMAGESTAG_STRICT_PLUGINS=1``
-    a plugin load error or duplicate name raises instead of warning.
-``IMAGESTAG_DISABLE_PLUGIN_AUTOLOAD=1``
-    skip third-party entry points; the ``imagestag`` distribution's own
-    built-ins still load.
-``IMAGESTAG_PLUGINS_ALLOW=a,b`` / ``IMAGESTAG_PLUGINS_BLOCK=c``
-    load only / never the entry points whose name or distribution matches
-    (names compare case- and ``-``/``_``-insensitively).
-``IMAGESTAG_TEST_TOOLS=1``
-    list the test tools (the fault-injection filters ``fail_on``, ``delay``,
-    ``hold_gil``) in listings and "did you mean" suggestions.  They resolve by
-    name either way.
+Switches (environment variables, documented in ``docs/plugin-hooks.md``):
+``IMAGESTAG_STRICT_PLUGINS=1`` (a load error or duplicate raises),
+``IMAGESTAG_DISABLE_PLUGIN_AUTOLOAD=1`` (built-ins only),
+``IMAGESTAG_PLUGINS_ALLOW`` / ``IMAGESTAG_PLUGINS_BLOCK`` (entry point or
+distribution names; see :mod:`.discovery`) and ``IMAGESTAG_TEST_TOOLS=1``
+(list the hidden test tools ``fail_on``, ``delay``, ``hold_gil``).
 
 A duplicate name is rejected and recorded as a load error naming both
 providers; the first provider in hook-call order keeps it.  Unknown names
@@ -151,7 +143,7 @@ class PluginManager:
 
     def registry(self, kind: str) -> Registry[Any]:
         """The registry of ``kind`` (``"filters"`` or ``"filter"``)."""
-        attr = kind if kind in KINDS else f"{kind}s"
+        attr = _attr(kind)
         if attr not in KINDS:
             raise PluginError(f"no registry for {kind!r}; kinds: {', '.join(KINDS)}")
         registry: Registry[Any] = getattr(self, attr)

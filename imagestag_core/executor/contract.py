@@ -52,36 +52,14 @@ class Executor(WorkerSide, Reporting):
         opencv_threads: ``cv2.setNumThreads`` while running; the default divides
             the CPUs among the workers (1 per worker on a full pool).
 
-    Subclass API
-    ------------
-    Override what applies (every one has a default):
-
-    * :meth:`start_workers` - start workers; called once, by ``start()`` or
-      the first ``submit``.
-    * :meth:`enqueue` ``(seq, item, timeout)`` - hand one frame to the
-      workers; may block while an input queue is full; False on timeout.
-    * :meth:`cancel_queued` - remove frames not yet started; return their seqs.
-    * :meth:`shutdown_workers` ``(cancel)`` - let workers finish what they
-      hold, then stop them (``stop``); bound every join (:meth:`join_workers`).
-    * :meth:`release_resources` - free what outlives threads (``close``).
-    * :attr:`num_workers`, :attr:`default_window`, :meth:`stage_workers`,
-      :meth:`opencv_threads_wanted`, :meth:`to_frame` - sizes and inputs.
-    * class attributes ``name``, ``extra_options``, ``stage_parallel`` and
-      ``inline`` (True: :meth:`enqueue` finishes the frame in the caller's
-      thread, so ``imap`` takes the store's inline path and skips the store;
-      a subclass that overrides :meth:`enqueue` is not inline unless it sets
-      ``inline = True`` itself).
-
-    Workers use :meth:`process_frame` (all stages) or :meth:`run_stage` (one
-    stage; stage 0 first calls ``pipeline.prepare_source``), then settle each
-    frame exactly once with :meth:`deliver`, :meth:`fail` or :meth:`discard`
-    (an :class:`~imagestag_core.executor.Outcome`); :meth:`should_run` is False
-    once a failure stopped the executor.  Timings measured elsewhere (another
-    process) go to :meth:`record_stage`; :attr:`stage_stats` holds the
-    per-stage figures (a queue may update its ``high_water``/``blocked``);
-    :meth:`update_opencv_threads` re-applies :meth:`opencv_threads_wanted`
-    when the worker count changes; :attr:`label` names the executor in
-    messages.  Register the class through the ``register_executors`` hook.
+    Subclass API: override what applies (each has a default and its own
+    docstring) - :meth:`start_workers`, :meth:`enqueue`, :meth:`cancel_queued`,
+    :meth:`shutdown_workers`, :meth:`release_resources`, the sizes
+    (:attr:`num_workers`, :attr:`default_window`, :meth:`stage_workers`,
+    :meth:`opencv_threads_wanted`) and :meth:`to_frame`; workers settle each
+    frame once through :meth:`process_frame`/:meth:`run_stage` and
+    :meth:`deliver`/:meth:`fail`/:meth:`discard`.  ``docs/writing-executors.md``
+    walks through a complete executor.
     """
 
     name: ClassVar[str] = ""
@@ -90,7 +68,8 @@ class Executor(WorkerSide, Reporting):
     #: True when stages run concurrently on different frames (per-stage workers),
     #: so a report can show where the pipeline waits
     stage_parallel: ClassVar[bool] = False
-    #: True when :meth:`enqueue` processes the frame in the calling thread
+    #: True when :meth:`enqueue` processes the frame in the calling thread (``imap``
+    #: then skips the store); a subclass overriding ``enqueue`` must say so itself
     inline: ClassVar[bool] = False
     #: the options every executor accepts
     base_options: ClassVar[tuple[str, ...]] = (
@@ -192,7 +171,7 @@ class Executor(WorkerSide, Reporting):
         raise NotImplementedError(f"{type(self).__name__} must implement enqueue()")
 
     def shutdown_workers(self, cancel: bool) -> None:
-        """Let workers finish what they hold, then stop them (``stop``)."""
+        """Let workers finish what they hold, then stop them (bounded: :meth:`join_workers`)."""
 
     def release_resources(self) -> None:
         """Free resources beyond threads (``close``): processes, shared memory."""
