@@ -209,3 +209,14 @@ def test_hostile_files_are_refused_with_bounded_memory():
     bad = {name: (outcome, f"{grown_mb} MB") for name, (outcome, grown_mb) in results.items()
            if outcome != "DecodeError" or grown_mb >= 200}
     assert not bad
+
+
+def test_a_tiff_whose_directory_is_zeroed_names_what_is_missing():
+    import cv2
+
+    ok, data = cv2.imencode(".tif", np.zeros((40, 60, 3), np.uint8))
+    assert ok
+    damaged = bytearray(data.tobytes())
+    damaged[-100:] = b"\0" * 100  # tags with no values: no strips, no sizes
+    with pytest.raises(DecodeError, match="strips or tiles|no image size"):
+        Image(bytes(damaged)).get_pixels()

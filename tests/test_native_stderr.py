@@ -4,6 +4,7 @@ command's output: stderr is exactly one ``imagestag:`` line, ``-v`` shows theirs
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -32,10 +33,17 @@ def _corrupt_png(path: Path) -> Path:
 
 
 def _corrupt_tiff(path: Path) -> Path:
+    """A TIFF whose structure is sound (so it reaches libtiff) but whose
+    PhotometricInterpretation is no known value: OpenCV warns, then fails."""
     ok, data = cv2.imencode(".tif", _pixels())
     assert ok
     damaged = bytearray(data.tobytes())
-    damaged[-100:] = b"\0" * 100  # the directory: libtiff warns, then fails
+    order = "<" if damaged[:2] == b"II" else ">"
+    ifd = struct.unpack_from(f"{order}I", damaged, 4)[0]
+    for i in range(struct.unpack_from(f"{order}H", damaged, ifd)[0]):
+        entry = ifd + 2 + 12 * i
+        if struct.unpack_from(f"{order}H", damaged, entry)[0] == 262:
+            struct.pack_into(f"{order}H", damaged, entry + 8, 77)
     path.write_bytes(bytes(damaged))
     return path
 

@@ -260,9 +260,11 @@ def check_tiff(data: bytes) -> None:
             if pos + count * item > n:
                 raise _fail("tiff", f"tag {tag}'s {count:,} values at byte {pos:,} run past "
                                     f"the {n:,}-byte data")
-        if tag in wanted:
+        if tag in wanted and count:
             tags[tag] = _tiff_array(data, order, typ, count, pos)
     width, height = tags.get(256, [0])[0], tags.get(257, [0])[0]
+    if width < 1 or height < 1:
+        raise _fail("tiff", f"the first IFD gives no image size ({width}x{height})")
     samples, planar = tags.get(277, [1])[0], tags.get(284, [1])[0]
     if 324 in tags or 322 in tags:
         tile_w, tile_h = tags.get(322, [0])[0], tags.get(323, [0])[0]
