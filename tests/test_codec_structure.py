@@ -214,9 +214,10 @@ def test_hostile_files_are_refused_with_bounded_memory():
 def test_a_tiff_whose_directory_is_zeroed_names_what_is_missing():
     import cv2
 
-    ok, data = cv2.imencode(".tif", np.zeros((40, 60, 3), np.uint8))
+    pixels = np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8)
+    ok, data = cv2.imencode(".tif", pixels)
     assert ok
     damaged = bytearray(data.tobytes())
     damaged[-100:] = b"\0" * 100  # tags with no values: no strips, no sizes
-    with pytest.raises(DecodeError, match="strips or tiles|no image size"):
+    with pytest.raises(DecodeError, match=r"strips or tiles|no image size"):
         Image(bytes(damaged)).get_pixels()
