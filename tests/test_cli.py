@@ -559,3 +559,18 @@ def test_a_failed_input_is_one_error_line_on_stderr(capsys, photos, tmp_path):
                                 "-o", str(tmp_path / "out"))
     assert_one_line_error(code, err, "bad.jpg")
     assert "1 failed" in stdout
+
+
+def test_the_shrink_on_load_summary_counts_inputs_decoded_at_full_size(capsys, tmp_path):
+    from imagestag_core import Image as StagImage
+
+    src = tmp_path / "mixed"
+    src.mkdir()
+    rng = np.random.default_rng(3)
+    StagImage(rng.integers(0, 256, (1200, 1600, 3), np.uint8)).save(src / "big.jpg")
+    StagImage(rng.integers(0, 256, (300, 400, 3), np.uint8)).save(src / "small.jpg")
+    assert main(["run", "resize 400x300 mode=fit | encode jpeg", str(src),
+                 "-o", str(tmp_path / "out")]) == 0
+    stdout = capsys.readouterr().out
+    assert "1 of 2 inputs decoded at reduced size (shrink-on-load: 1 JPEG at 1/4)" in stdout
+    assert "JPEGs decoded at" not in stdout

@@ -7,6 +7,7 @@ The Chrome traces are :meth:`BenchmarkResult.trace_events` and
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +88,9 @@ def print_run_summary(report: Any, video: bool) -> None:
         parts.append(f"frames in {report.frames_in}, out {report.frames_out}, "
                      f"dropped {report.dropped}; latency p50 {report.latency_p50_ms:.1f} ms, "
                      f"p95 {report.latency_p95_ms:.1f} ms (submit -> result)")
-    if report.shrink_on_load > 1:
-        what = f"{report.shrink_codec.upper()}s" if report.shrink_codec else "inputs"
-        parts.append(f"{what} decoded at 1/{report.shrink_on_load} size (shrink-on-load)")
+    shrink = shrink_on_load_line(report.decodes)
+    if shrink:
+        parts.append(shrink)
     if report.skipped_existing:
         parts.append(f"{report.skipped_existing} skipped: output exists (--overwrite replaces)")
     if report.ignored:
@@ -104,3 +105,20 @@ def print_run_summary(report: Any, video: bool) -> None:
     sys.stdout.flush()  # the summary before the errors when both go to one terminal
     for where, message in report.failures:
         err(f"error: {where}: {' '.join(message.split())}")
+
+
+def shrink_on_load_line(decodes: Counter[tuple[str, int]]) -> str:
+    """``"JPEGs decoded at 1/4 size (shrink-on-load)"`` when every input was,
+    else how many were reduced and by what; "" when none was."""
+    reduced = {key: n for key, n in decodes.items() if key[1] > 1}
+    if not reduced:
+        return ""
+    if len(reduced) == 1 and sum(reduced.values()) == sum(decodes.values()):
+        (codec, factor), = reduced
+        what = f"{codec.upper()}s" if codec else "inputs"
+        return f"{what} decoded at 1/{factor} size (shrink-on-load)"
+    ways = ", ".join(f"{n} {codec.upper() or 'input'}{'s' if n > 1 else ''} at 1/{factor}"
+                     for (codec, factor), n in sorted(reduced.items()))
+    return (f"{sum(reduced.values())} of {sum(decodes.values())} inputs decoded at reduced "
+            f"size (shrink-on-load: {ways}); the others at full size")
+

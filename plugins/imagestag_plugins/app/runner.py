@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,9 +69,8 @@ class RunReport:
     latency_p95_ms: float = 0.0
     interrupted: bool = False
     output: str = ""
-    #: the first input's shrink-on-load factor, and its codec's name
-    shrink_on_load: int = 1
-    shrink_codec: str = ""
+    #: (codec name, shrink-on-load factor) -> how many inputs were read that way
+    decodes: Counter[tuple[str, int]] = field(default_factory=Counter)
     trace: dict[str, Any] | None = None
 
     @property
@@ -97,7 +97,9 @@ def build_executor(name: str, pipeline: FilterPipeline, *, workers: int | None,
 def describe(exc: BaseException) -> str:
     """One line for a failed input: the stage and error of a frame, or the error."""
     if isinstance(exc, FrameError):
-        return f"{exc.stage}: {type(exc.error).__name__}: {exc.error}"
+        # stage None: the frame failed before its first stage (reading the input)
+        where = exc.stage if exc.stage is not None else "reading the input"
+        return f"{where}: {type(exc.error).__name__}: {exc.error}"
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -122,14 +124,6 @@ def run_files(pipeline: FilterPipeline, jobs: Sequence[FileJob], *, executor: st
     report = RunReport()
     if not jobs:
         return report
-    try:
-        sample = Image(jobs[0].src)
-    except (ImagestagError, OSError):
-        sample = None
-    if sample is not None:
-        prepared = pipeline.prepare_source(sample)
-        report.shrink_on_load = prepared.decode_reduction
-        report.shrink_codec = sample.encoded_format or ""
     ex = build_executor(executor, pipeline, workers=workers, trace=trace, on_error="collect")
     report.executor, report.workers = executor, ex.num_workers
     by_seq: list[FileJob] = []
@@ -147,11 +141,13 @@ def run_files(pipeline: FilterPipeline, jobs: Sequence[FileJob], *, executor: st
             try:
                 # reads bytes and the header only; the workers decode (at the reduced
                 # size prepare_source picks; executors call it too, which is a no-op then)
-                image = pipeline.prepare_source(Image(job.src))
+                source_image = Image(job.src)
+                image = pipeline.prepare_source(source_image)
             except (ImagestagError, OSError) as exc:
                 failed(job.src, describe(exc))
                 tick(control)
                 continue
+            report.decodes[(source_image.encoded_format or "", image.decode_reduction)] += 1
             by_seq.append(job)
             yield image
 
