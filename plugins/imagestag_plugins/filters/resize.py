@@ -115,7 +115,7 @@ class Resize(Filter):
         scale: a factor for both sides (``Resize(0.5)``); only with ``mode="exact"``.
         mode: with a full ``size``: ``"exact"`` stretches to exactly that size
             (the seed's behaviour), ``"fit"`` fits inside the box keeping the
-            aspect, ``"fill"`` centre-crops the source to the box's aspect and
+            aspect (a smaller source is scaled up to touch the box), ``"fill"`` centre-crops the source to the box's aspect and
             then resizes (cover), ``"pad"`` fits and letterboxes with ``pad_color``.
         interpolation: ``"auto"`` (antialiased and fast, see :func:`resize_array`),
             or OpenCV's ``nearest``, ``linear``, ``cubic``, ``area``, ``lanczos``.
