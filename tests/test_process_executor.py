@@ -140,6 +140,27 @@ class OnlyInParent(Filter):
         return image
 
 
+class CustomBaseError(BaseException):
+    """A BaseException that is not an Exception, defined by a user."""
+
+
+#: what RaiseBaseOn raises on which frame: every kind of non-Exception BaseException
+BASE_EXCEPTIONS: dict[int, type[BaseException]] = {
+    1: KeyboardInterrupt, 3: SystemExit, 5: GeneratorExit, 7: CustomBaseError}
+
+
+class RaiseBaseOn(Filter):
+    """Raises ``BASE_EXCEPTIONS[frame]`` on those frames; passes the others through."""
+
+    name = "proc_raise_base_on"
+
+    def apply(self, image: Image) -> Image:
+        kind = BASE_EXCEPTIONS.get(image.metadata.get("frame", -1))
+        if kind is not None:
+            raise kind(f"{kind.__name__} from a filter")
+        return image
+
+
 # -- helpers ---------------------------------------------------------------------------------
 
 
@@ -434,6 +455,65 @@ def test_os_kill_on_a_busy_worker_gives_a_frame_error_under_collect_and_a_fresh_
     assert victim not in replacement and len(replacement) == 2
     assert not alive(victim)
     assert our_segments() == set()
+
+
+# -- a filter raises a BaseException that is not an Exception -----------------------------
+
+
+@pytest.mark.timeout(90)
+def test_base_exceptions_in_a_filter_are_collected_naming_the_stage_and_workers_survive(
+        ) -> None:
+    images = [Image(f.get_pixels(), metadata={"frame": i})
+              for i, f in enumerate(frames(10, size=(320, 240)))]
+    with ProcessPipelineExecutor([Invert(), RaiseBaseOn()], num_workers=2,
+                                 on_error="collect") as ex:
+        ex.start()
+        workers = sorted(ex.worker_pids)
+        results = ex.process_all(images)
+        survivors = sorted(ex.worker_pids)
+        metrics = ex.get_metrics()
+    assert survivors == workers and len(workers) == 2
+    for i, result in enumerate(results):
+        kind = BASE_EXCEPTIONS.get(i)
+        if kind is None:
+            assert isinstance(result, Image)
+            continue
+        assert isinstance(result, FrameError), (i, result)
+        assert result.seq == i and result.stage == "1_RaiseBaseOn"
+        assert type(result.error) is kind
+        assert f"{kind.__name__} from a filter" in str(result.error)
+    assert metrics.frames_failed == 4 and metrics.frames_completed == 6
+
+
+@pytest.mark.timeout(90)
+def test_base_exceptions_in_a_filter_are_skipped_counted_and_the_worker_survives() -> None:
+    images = [Image(f.get_pixels(), metadata={"frame": i})
+              for i, f in enumerate(frames(10, size=(64, 48)))]
+    with ProcessPipelineExecutor([RaiseBaseOn()], num_workers=1, on_error="skip") as ex:
+        ex.start()
+        pids = ex.worker_pids
+        results = ex.process_all(images)
+        metrics = ex.get_metrics()
+        assert ex.worker_pids == pids  # the same worker ran every frame
+    assert [r.metadata["frame"] for r in results] == [0, 2, 4, 6, 8, 9]
+    assert metrics.frames_skipped == 4 and metrics.frames_failed == 4
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("frame", sorted(BASE_EXCEPTIONS))
+def test_a_base_exception_in_a_filter_raises_pipeline_error_naming_the_stage(
+        frame: int) -> None:
+    image = Image(frames(1)[0].get_pixels(), metadata={"frame": frame})
+    with ProcessPipelineExecutor([Invert(), RaiseBaseOn()], num_workers=1) as ex:
+        ex.start()
+        pid = ex.worker_pids[0]
+        with pytest.raises(PipelineError) as caught:
+            ex.process_all([image])
+        assert alive(pid) and ex.worker_pids == [pid]
+    error = caught.value
+    assert error.seq == 0 and error.stage == "1_RaiseBaseOn"
+    assert type(error.error) is BASE_EXCEPTIONS[frame]
+    assert error.__cause__ is error.error
 
 
 # -- nothing left behind -------------------------------------------------------------------

@@ -351,7 +351,8 @@ class DaskPipelineExecutor(Executor):
                 return  # released, or superseded by a retry
         try:
             outcome = future.result(timeout=_RESULT_TIMEOUT)
-        except Exception as exc:
+        except BaseException as exc:
+            # whatever a lost task re-raises here, the frame must be settled
             self._settle(seq, task, None, exc)
         else:
             self._settle(seq, task, outcome, None)

@@ -249,8 +249,10 @@ class _Worker:
                 seq = message[1]
                 try:
                     reply = self._frame(*message[1:])
-                except Exception as exc:
+                except BaseException as exc:
                     # outside any stage: building the input image, an unknown codec...
+                    # Not even a KeyboardInterrupt ends the worker: it ignores SIGINT, so
+                    # one raised here came from code running a frame, not from the user
                     reply = ("error", seq, None, _portable(exc, self.where), [])
                 self._send(reply, seq)
         finally:
@@ -288,14 +290,16 @@ class _Worker:
         try:
             # shrink-on-load, exactly as the in-process executors do before stage 0
             image = self.pipeline.prepare_source(received)
-        except Exception as exc:
+        except BaseException as exc:
             return ("error", seq, None, _portable(exc, self.where), [])
         timings: list[tuple[int, float, float]] = []
         for index, filt in enumerate(self.filters):
             t0 = time.perf_counter()
             try:
                 out = filt.apply(image)
-            except Exception as exc:
+            except BaseException as exc:
+                # any BaseException (SystemExit, GeneratorExit, KeyboardInterrupt, a
+                # custom one) fails this frame in this stage; the worker lives on
                 return ("error", seq, index, _portable(exc, self.where), timings)
             t1 = time.perf_counter()
             if not isinstance(out, Image):
@@ -306,7 +310,7 @@ class _Worker:
             image = out
         try:
             result = self._output(seq, image, out_name, received)
-        except Exception as exc:
+        except BaseException as exc:
             return ("error", seq, None, _portable(exc, self.where), timings)
         return ("ok", seq, timings, result, dict(image.metadata))
 
