@@ -38,6 +38,7 @@ from imagestag_plugins.filters.false_color import FalseColor
 from imagestag_plugins.filters.resize import Resize
 
 from imagestag_core import (
+    ExecutorClosedError,
     FilterPipeline,
     FrameError,
     Image,
@@ -135,6 +136,23 @@ class OnlyInParent(Filter):
     def __post_init__(self) -> None:
         if os.getpid() != self.parent_pid:
             raise RuntimeError("this filter needs a GPU context only the parent has")
+
+    def apply(self, image: Image) -> Image:
+        return image
+
+
+class BuildsSlowlyInWorkers(Filter):
+    """In a worker (not ``parent_pid``): writes its pid to ``marker`` while being built,
+    then waits to be killed, so the pool is held in its start-up."""
+
+    name = "proc_builds_slowly"
+    parent_pid: int = 0
+    marker: str = ""
+
+    def __post_init__(self) -> None:
+        if os.getpid() != self.parent_pid:
+            Path(self.marker).write_text(str(os.getpid()))
+            threading.Event().wait(60)
 
     def apply(self, image: Image) -> Image:
         return image
@@ -407,6 +425,37 @@ def test_options_are_validated_and_fork_is_refused() -> None:
         ProcessPipelineExecutor([Invert()], num_worker=2)
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("how", ["stop", "close"])
+def test_stop_or_close_from_another_thread_while_the_pool_starts_gives_executor_closed(
+        tmp_path: Path, how: str) -> None:
+    marker = tmp_path / "building.pid"
+    ex = ProcessPipelineExecutor(
+        [BuildsSlowlyInWorkers(parent_pid=os.getpid(), marker=str(marker))], num_workers=1)
+    raised: list[BaseException] = []
+    done = threading.Event()
+
+    def submit() -> None:
+        try:
+            ex.submit(frames(1)[0])
+        except BaseException as exc:
+            raised.append(exc)
+        finally:
+            done.set()
+
+    submitter = threading.Thread(target=submit, daemon=True)
+    submitter.start()
+    # the event: the worker process is building the pipeline, so start() is waiting on it
+    worker = int(wait_for_file(marker, timeout=30))
+    getattr(ex, how)()
+    assert done.wait(30), "submit() did not return after the executor was stopped"
+    assert len(raised) == 1 and isinstance(raised[0], ExecutorClosedError), raised
+    assert not alive(worker)
+    assert ex.get_metrics().frames_submitted == 0
+    ex.close()
+    assert ex.worker_pids == [] and our_segments() == set()
+
+
 # -- a worker dies ---------------------------------------------------------------------------
 
 
@@ -643,3 +692,54 @@ def test_cycles_with_a_dead_worker_and_growing_segments_leak_nothing() -> None:
     assert set(multiprocessing.active_children()) <= children
     assert _open_fds() <= fds
     assert our_segments() == set()
+
+
+# -- scripts without a __main__ guard -------------------------------------------------------
+
+#: the Benchmark example of the parallel-execution spec, as a user writes it: no
+#: ``if __name__ == "__main__":``, and a filter of the script's own (it travels by
+#: cloudpickle).  Workers that re-imported ``__main__`` would run it all again.
+_UNGUARDED_SCRIPT = textwrap.dedent("""
+    import numpy as np
+    from imagestag_core import Filter, FilterPipeline, Image
+    from imagestag_core.filters import Benchmark
+
+    print("script body runs", flush=True)
+
+
+    class Darken(Filter):
+        name = "darken_script_local"
+
+        def apply(self, image):
+            return image.derive(image.get_pixels() // 2)
+
+
+    pipeline = FilterPipeline.parse("resize 0.5 | falsecolor hot | encode jpeg")
+    pipeline = FilterPipeline([Darken(), *pipeline.filters])
+    image = Image(np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8))
+    result = Benchmark.run_pipeline(pipeline, source=image, num_frames=6{executors})
+    result.print()
+    failed = [run.name for run in result.runs if run.error]
+    print("rows", len(result.runs), "failed", failed, flush=True)
+""")
+
+
+def run_unguarded_script(tmp_path: Path, executors: str = "") -> tuple[str, str]:
+    """Run the unguarded Benchmark script; its stdout and stderr (it must exit 0)."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(_UNGUARDED_SCRIPT.format(executors=executors))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=150, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout, done.stderr
+
+
+@pytest.mark.timeout(180)
+def test_an_unguarded_script_runs_once_with_the_process_executor(tmp_path: Path) -> None:
+    stdout, stderr = run_unguarded_script(tmp_path, ', executors=["sequential", "process"]')
+    assert stdout.count("script body runs") == 1, stdout
+    assert stdout.count("BENCHMARK: Pipeline") == 1, stdout
+    assert "rows 2 failed []" in stdout, stdout
+    assert "FAILED" not in stdout
+    assert "Traceback" not in stderr, stderr
+
