@@ -158,6 +158,16 @@ class BuildsSlowlyInWorkers(Filter):
         return image
 
 
+class Arrival(Filter):
+    """Records in the metadata how its input reached the worker: encoded or as pixels."""
+
+    name = "proc_arrival"
+
+    def apply(self, image: Image) -> Image:
+        return image.with_metadata(arrived_encoded=image.encoded is not None,
+                                   arrived_decoded=image.is_decoded)
+
+
 class CustomBaseError(BaseException):
     """A BaseException that is not an Exception, defined by a user."""
 
@@ -321,6 +331,30 @@ def test_pass_through_pixels_come_back_without_a_copy_and_views_are_not_mistaken
         assert result.size == (img.width, img.height // 2)
         np.testing.assert_array_equal(result.get_pixels(),
                                       img.get_pixels()[: img.height // 2])
+
+
+@pytest.mark.timeout(90)
+def test_an_encoded_image_the_parent_already_decoded_is_shipped_as_pixels(
+        tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    path = tmp_path / "photo.png"
+    cv2.imwrite(str(path), rng.integers(0, 256, (300, 400, 3), dtype=np.uint8))
+    decoded = Image(path)
+    decoded.get_pixels()  # the parent holds the pixels now, and still the PNG bytes
+    assert decoded.is_decoded and decoded.encoded is not None
+    lazy = Image(path)
+    assert not lazy.is_decoded
+    pipeline: list[Filter] = [Arrival(), Invert()]
+    images = [decoded, lazy, decoded]
+    with ProcessPipelineExecutor(pipeline, num_workers=1) as ex:
+        results = ex.process_all(images)
+    expected = sequential([Invert()], images)  # after: it decodes ``lazy`` in this process
+    arrivals = [(r.metadata["arrived_encoded"], r.metadata["arrived_decoded"])
+                for r in results]
+    # decoded in the parent: pixels (never the PNG to decode again); lazy: the bytes
+    assert arrivals == [(False, True), (True, False), (False, True)]
+    for got, want in zip(results, expected):
+        np.testing.assert_array_equal(got.get_pixels(), want.get_pixels())
 
 
 # -- filters that are not registered --------------------------------------------------------

@@ -24,7 +24,10 @@ throughput near 5 fps).  So:
   queue, copies the pixels into that worker's shared-memory input segment (one
   ``memcpy``), sends a small message, and waits for the reply *or* the
   worker's death.  Results are copied out of the worker's output segment
-  before it is reused.  Encoded frames and small arrays go through the pipe.
+  before it is reused.  Small arrays go through the pipe, and so do encoded
+  frames not decoded yet (the worker decodes them).  An encoded frame the
+  parent has already decoded (``image.is_decoded``, e.g. ``Image(path)``
+  after ``get_pixels()``) goes as its pixels, never as bytes to decode again.
 * The parent creates and unlinks every segment; workers attach without
   registering them with the resource tracker, so nothing is unlinked twice or
   left in ``/dev/shm`` - after ``close()``, after a worker was killed, or
@@ -816,8 +819,10 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
     # -- moving frames ---------------------------------------------------------------------------
 
     def _source(self, slot: _Slot, image: Image) -> tuple[Any, ...]:
-        if image.encoded is not None:
-            # the worker decodes; the pipe carries a few MB at most
+        if image.encoded is not None and not image.is_decoded:
+            # the worker decodes (at a reduced size where the first stage allows);
+            # the pipe carries a few MB at most.  Pixels the parent already holds
+            # go as pixels: decoding them again in a worker costs far more than a copy
             info = (image.width, image.height, image.pixel_format.value, image.dtype.str)
             return ("encoded", image.encoded, image.encoded_format, info)
         pixels = image.get_pixels()
