@@ -777,3 +777,18 @@ def test_an_unguarded_script_runs_once_with_the_process_executor(tmp_path: Path)
     assert "FAILED" not in stdout
     assert "Traceback" not in stderr, stderr
 
+
+@pytest.mark.timeout(300)
+def test_an_unguarded_script_runs_every_registered_executor_once_and_every_row_succeeds(
+        tmp_path: Path) -> None:
+    from imagestag_core.plugins import get_plugin_manager
+
+    names = {entry.name for entry in get_plugin_manager().executors.list()}
+    stdout, stderr = run_unguarded_script(tmp_path)
+    assert stdout.count("script body runs") == 1, stdout
+    assert stdout.count("BENCHMARK: Pipeline") == 1, stdout
+    # every registered executor (dask too, where imagestag-dask is installed) has a row
+    assert f"rows {len(names)} failed []" in stdout, stdout + stderr
+    assert "FAILED" not in stdout
+    assert "Traceback" not in stderr, stderr
+

@@ -11,16 +11,16 @@ Flow of a frame::
            -> worker: build the pipeline once (spec or pickle), apply the stages
            -> Outcome(value | stage + error, per-stage timings) -> deliver / fail
 
-Scripts that start a local cluster (no ``client``/``address``) need the
-``if __name__ == "__main__":`` guard, because worker processes are spawned::
+A local cluster (no ``client``/``address``) runs its workers as subprocesses
+that never import the script's ``__main__`` (see :mod:`.cluster`), so a
+script needs no ``if __name__ == "__main__":`` guard::
 
     from imagestag_core import FilterPipeline
     from imagestag_dask import DaskPipelineExecutor
 
-    if __name__ == "__main__":
-        pipeline = FilterPipeline.parse("resize 0.5 | falsecolor hot | encode jpeg")
-        with DaskPipelineExecutor(pipeline) as executor:
-            executor.process_paths(sorted(Path("in").glob("*.jpg")), "out")
+    pipeline = FilterPipeline.parse("resize 0.5 | falsecolor hot | encode jpeg")
+    with DaskPipelineExecutor(pipeline) as executor:
+        executor.process_paths(sorted(Path("in").glob("*.jpg")), "out")
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class DaskPipelineExecutor(Executor):
             closes it.
         address: a scheduler address (``"tcp://10.0.0.5:8786"``) to connect to;
             the executor closes the client it opened.  With neither ``client``
-            nor ``address`` a loopback-only ``LocalCluster`` of worker processes
+            nor ``address`` a loopback-only local cluster of worker subprocesses
             without a dashboard is used (see ``shared_cluster``).
         max_in_flight: frames held by Dask at once (default: 2 x the cluster's
             worker threads).  As many more may wait in the executor's local
