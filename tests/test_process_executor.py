@@ -38,6 +38,7 @@ from imagestag_plugins.filters.false_color import FalseColor
 from imagestag_plugins.filters.resize import Resize
 
 from imagestag_core import (
+    ExecutorClosedError,
     FilterPipeline,
     FrameError,
     Image,
@@ -137,6 +138,54 @@ class OnlyInParent(Filter):
             raise RuntimeError("this filter needs a GPU context only the parent has")
 
     def apply(self, image: Image) -> Image:
+        return image
+
+
+class BuildsSlowlyInWorkers(Filter):
+    """In a worker (not ``parent_pid``): writes its pid to ``marker`` while being built,
+    then waits to be killed, so the pool is held in its start-up."""
+
+    name = "proc_builds_slowly"
+    parent_pid: int = 0
+    marker: str = ""
+
+    def __post_init__(self) -> None:
+        if os.getpid() != self.parent_pid:
+            Path(self.marker).write_text(str(os.getpid()))
+            threading.Event().wait(60)
+
+    def apply(self, image: Image) -> Image:
+        return image
+
+
+class Arrival(Filter):
+    """Records in the metadata how its input reached the worker: encoded or as pixels."""
+
+    name = "proc_arrival"
+
+    def apply(self, image: Image) -> Image:
+        return image.with_metadata(arrived_encoded=image.encoded is not None,
+                                   arrived_decoded=image.is_decoded)
+
+
+class CustomBaseError(BaseException):
+    """A BaseException that is not an Exception, defined by a user."""
+
+
+#: what RaiseBaseOn raises on which frame: every kind of non-Exception BaseException
+BASE_EXCEPTIONS: dict[int, type[BaseException]] = {
+    1: KeyboardInterrupt, 3: SystemExit, 5: GeneratorExit, 7: CustomBaseError}
+
+
+class RaiseBaseOn(Filter):
+    """Raises ``BASE_EXCEPTIONS[frame]`` on those frames; passes the others through."""
+
+    name = "proc_raise_base_on"
+
+    def apply(self, image: Image) -> Image:
+        kind = BASE_EXCEPTIONS.get(image.metadata.get("frame", -1))
+        if kind is not None:
+            raise kind(f"{kind.__name__} from a filter")
         return image
 
 
@@ -284,6 +333,30 @@ def test_pass_through_pixels_come_back_without_a_copy_and_views_are_not_mistaken
                                       img.get_pixels()[: img.height // 2])
 
 
+@pytest.mark.timeout(90)
+def test_an_encoded_image_the_parent_already_decoded_is_shipped_as_pixels(
+        tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    path = tmp_path / "photo.png"
+    cv2.imwrite(str(path), rng.integers(0, 256, (300, 400, 3), dtype=np.uint8))
+    decoded = Image(path)
+    decoded.get_pixels()  # the parent holds the pixels now, and still the PNG bytes
+    assert decoded.is_decoded and decoded.encoded is not None
+    lazy = Image(path)
+    assert not lazy.is_decoded
+    pipeline: list[Filter] = [Arrival(), Invert()]
+    images = [decoded, lazy, decoded]
+    with ProcessPipelineExecutor(pipeline, num_workers=1) as ex:
+        results = ex.process_all(images)
+    expected = sequential([Invert()], images)  # after: it decodes ``lazy`` in this process
+    arrivals = [(r.metadata["arrived_encoded"], r.metadata["arrived_decoded"])
+                for r in results]
+    # decoded in the parent: pixels (never the PNG to decode again); lazy: the bytes
+    assert arrivals == [(False, True), (True, False), (False, True)]
+    for got, want in zip(results, expected):
+        np.testing.assert_array_equal(got.get_pixels(), want.get_pixels())
+
+
 # -- filters that are not registered --------------------------------------------------------
 
 
@@ -386,6 +459,37 @@ def test_options_are_validated_and_fork_is_refused() -> None:
         ProcessPipelineExecutor([Invert()], num_worker=2)
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("how", ["stop", "close"])
+def test_stop_or_close_from_another_thread_while_the_pool_starts_gives_executor_closed(
+        tmp_path: Path, how: str) -> None:
+    marker = tmp_path / "building.pid"
+    ex = ProcessPipelineExecutor(
+        [BuildsSlowlyInWorkers(parent_pid=os.getpid(), marker=str(marker))], num_workers=1)
+    raised: list[BaseException] = []
+    done = threading.Event()
+
+    def submit() -> None:
+        try:
+            ex.submit(frames(1)[0])
+        except BaseException as exc:
+            raised.append(exc)
+        finally:
+            done.set()
+
+    submitter = threading.Thread(target=submit, daemon=True)
+    submitter.start()
+    # the event: the worker process is building the pipeline, so start() is waiting on it
+    worker = int(wait_for_file(marker, timeout=30))
+    getattr(ex, how)()
+    assert done.wait(30), "submit() did not return after the executor was stopped"
+    assert len(raised) == 1 and isinstance(raised[0], ExecutorClosedError), raised
+    assert not alive(worker)
+    assert ex.get_metrics().frames_submitted == 0
+    ex.close()
+    assert ex.worker_pids == [] and our_segments() == set()
+
+
 # -- a worker dies ---------------------------------------------------------------------------
 
 
@@ -434,6 +538,65 @@ def test_os_kill_on_a_busy_worker_gives_a_frame_error_under_collect_and_a_fresh_
     assert victim not in replacement and len(replacement) == 2
     assert not alive(victim)
     assert our_segments() == set()
+
+
+# -- a filter raises a BaseException that is not an Exception -----------------------------
+
+
+@pytest.mark.timeout(90)
+def test_base_exceptions_in_a_filter_are_collected_naming_the_stage_and_workers_survive(
+        ) -> None:
+    images = [Image(f.get_pixels(), metadata={"frame": i})
+              for i, f in enumerate(frames(10, size=(320, 240)))]
+    with ProcessPipelineExecutor([Invert(), RaiseBaseOn()], num_workers=2,
+                                 on_error="collect") as ex:
+        ex.start()
+        workers = sorted(ex.worker_pids)
+        results = ex.process_all(images)
+        survivors = sorted(ex.worker_pids)
+        metrics = ex.get_metrics()
+    assert survivors == workers and len(workers) == 2
+    for i, result in enumerate(results):
+        kind = BASE_EXCEPTIONS.get(i)
+        if kind is None:
+            assert isinstance(result, Image)
+            continue
+        assert isinstance(result, FrameError), (i, result)
+        assert result.seq == i and result.stage == "1_RaiseBaseOn"
+        assert type(result.error) is kind
+        assert f"{kind.__name__} from a filter" in str(result.error)
+    assert metrics.frames_failed == 4 and metrics.frames_completed == 6
+
+
+@pytest.mark.timeout(90)
+def test_base_exceptions_in_a_filter_are_skipped_counted_and_the_worker_survives() -> None:
+    images = [Image(f.get_pixels(), metadata={"frame": i})
+              for i, f in enumerate(frames(10, size=(64, 48)))]
+    with ProcessPipelineExecutor([RaiseBaseOn()], num_workers=1, on_error="skip") as ex:
+        ex.start()
+        pids = ex.worker_pids
+        results = ex.process_all(images)
+        metrics = ex.get_metrics()
+        assert ex.worker_pids == pids  # the same worker ran every frame
+    assert [r.metadata["frame"] for r in results] == [0, 2, 4, 6, 8, 9]
+    assert metrics.frames_skipped == 4 and metrics.frames_failed == 4
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("frame", sorted(BASE_EXCEPTIONS))
+def test_a_base_exception_in_a_filter_raises_pipeline_error_naming_the_stage(
+        frame: int) -> None:
+    image = Image(frames(1)[0].get_pixels(), metadata={"frame": frame})
+    with ProcessPipelineExecutor([Invert(), RaiseBaseOn()], num_workers=1) as ex:
+        ex.start()
+        pid = ex.worker_pids[0]
+        with pytest.raises(PipelineError) as caught:
+            ex.process_all([image])
+        assert alive(pid) and ex.worker_pids == [pid]
+    error = caught.value
+    assert error.seq == 0 and error.stage == "1_RaiseBaseOn"
+    assert type(error.error) is BASE_EXCEPTIONS[frame]
+    assert error.__cause__ is error.error
 
 
 # -- nothing left behind -------------------------------------------------------------------
@@ -563,3 +726,69 @@ def test_cycles_with_a_dead_worker_and_growing_segments_leak_nothing() -> None:
     assert set(multiprocessing.active_children()) <= children
     assert _open_fds() <= fds
     assert our_segments() == set()
+
+
+# -- scripts without a __main__ guard -------------------------------------------------------
+
+#: the Benchmark example of the parallel-execution spec, as a user writes it: no
+#: ``if __name__ == "__main__":``, and a filter of the script's own (it travels by
+#: cloudpickle).  Workers that re-imported ``__main__`` would run it all again.
+_UNGUARDED_SCRIPT = textwrap.dedent("""
+    import numpy as np
+    from imagestag_core import Filter, FilterPipeline, Image
+    from imagestag_core.filters import Benchmark
+
+    print("script body runs", flush=True)
+
+
+    class Darken(Filter):
+        name = "darken_script_local"
+
+        def apply(self, image):
+            return image.derive(image.get_pixels() // 2)
+
+
+    pipeline = FilterPipeline.parse("resize 0.5 | falsecolor hot | encode jpeg")
+    pipeline = FilterPipeline([Darken(), *pipeline.filters])
+    image = Image(np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8))
+    result = Benchmark.run_pipeline(pipeline, source=image, num_frames=6{executors})
+    result.print()
+    failed = [run.name for run in result.runs if run.error]
+    print("rows", len(result.runs), "failed", failed, flush=True)
+""")
+
+
+def run_unguarded_script(tmp_path: Path, executors: str = "") -> tuple[str, str]:
+    """Run the unguarded Benchmark script; its stdout and stderr (it must exit 0)."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(_UNGUARDED_SCRIPT.format(executors=executors))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=150, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout, done.stderr
+
+
+@pytest.mark.timeout(180)
+def test_an_unguarded_script_runs_once_with_the_process_executor(tmp_path: Path) -> None:
+    stdout, stderr = run_unguarded_script(tmp_path, ', executors=["sequential", "process"]')
+    assert stdout.count("script body runs") == 1, stdout
+    assert stdout.count("BENCHMARK: Pipeline") == 1, stdout
+    assert "rows 2 failed []" in stdout, stdout
+    assert "FAILED" not in stdout
+    assert "Traceback" not in stderr, stderr
+
+
+@pytest.mark.timeout(300)
+def test_an_unguarded_script_runs_every_registered_executor_once_and_every_row_succeeds(
+        tmp_path: Path) -> None:
+    from imagestag_core.plugins import get_plugin_manager
+
+    names = {entry.name for entry in get_plugin_manager().executors.list()}
+    stdout, stderr = run_unguarded_script(tmp_path)
+    assert stdout.count("script body runs") == 1, stdout
+    assert stdout.count("BENCHMARK: Pipeline") == 1, stdout
+    # every registered executor (dask too, where imagestag-dask is installed) has a row
+    assert f"rows {len(names)} failed []" in stdout, stdout + stderr
+    assert "FAILED" not in stdout
+    assert "Traceback" not in stderr, stderr
+

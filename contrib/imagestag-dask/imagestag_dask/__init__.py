@@ -9,7 +9,7 @@ find it by name.  See :class:`DaskPipelineExecutor`.
 from __future__ import annotations
 
 from .cluster import close_shared_clusters, loopback_cluster_options
-from .executor import DaskPipelineExecutor
+from .executor import DaskPipelineExecutor, NoWorkersError
 from .payload import WorkerSetupError
 from .worker import PathResult, RemoteFilterError
 
@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DaskPipelineExecutor",
+    "NoWorkersError",
     "PathResult",
     "RemoteFilterError",
     "WorkerSetupError",

@@ -12,17 +12,33 @@ Two lifetimes (``DaskPipelineExecutor(shared_cluster=...)``):
     the executor starts its own cluster and closes it in ``close()``.
 
 Either way the cluster listens on 127.0.0.1 only and serves no dashboard.
-Worker processes are started with the ``spawn`` method, which re-imports the
-main module: scripts need the ``if __name__ == "__main__":`` guard.
+The scheduler runs in this process; each worker is a ``python -m dask spec``
+subprocess (a nanny and its worker), started like ``distributed``'s
+``SubprocessCluster`` with this process's ``sys.path``.  Unlike
+``LocalCluster(processes=True)``, whose nannies use ``multiprocessing``'s
+spawn, nothing re-imports the main module: a script without an
+``if __name__ == "__main__":`` guard runs once.  On Windows, where
+``distributed`` has no subprocess workers, a ``LocalCluster`` is used (and
+scripts need the guard).
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
+import json
+import logging
+import os
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any
+
+#: seconds a local worker waits for a scheduler that went away (its parent died)
+_DEATH_TIMEOUT_S = 60
+#: seconds the local workers have to start and connect
+_START_TIMEOUT_S = 120
 
 __all__ = [
     "LocalClusterHandle",
@@ -42,6 +58,10 @@ class LocalClusterHandle:
 
     def close(self) -> None:
         try:
+            # workers (nannies included) leave gracefully first: killing a subprocess
+            # worker would make the scheduler log the broken connection's traceback
+            with contextlib.suppress(Exception):
+                self.client.retire_workers(close_workers=True)
             self.client.close()
         finally:
             self.cluster.close()
@@ -60,17 +80,58 @@ def loopback_cluster_options() -> dict[str, Any]:
 
 
 def start_local_cluster(n_workers: int, threads_per_worker: int) -> LocalClusterHandle:
-    """Start a loopback-only ``LocalCluster`` of worker processes and connect to it."""
+    """Start a loopback-only cluster of worker processes and connect to it."""
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
-                           processes=True, **loopback_cluster_options())
+    if sys.platform == "win32":
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
+                               processes=True, **loopback_cluster_options())
+    else:
+        cluster = _subprocess_cluster(n_workers, threads_per_worker)
     try:
         client = Client(cluster, set_as_default=False)
     except BaseException:
         cluster.close()
         raise
+    try:
+        # subprocess workers connect on their own time; the executor sizes itself
+        # from the workers it sees, so they must all be there
+        client.wait_for_workers(n_workers, timeout=_START_TIMEOUT_S)
+    except BaseException:
+        LocalClusterHandle(cluster, client).close()
+        raise
     return LocalClusterHandle(cluster, client)
+
+
+def _subprocess_cluster(n_workers: int, threads_per_worker: int) -> Any:
+    """A scheduler here and ``n_workers`` ``dask spec`` worker subprocesses, loopback only."""
+    from distributed import Scheduler, SpecCluster
+    from distributed.deploy.subprocess import SubprocessWorker
+
+    class ScriptlessWorker(SubprocessWorker):
+        """``SubprocessWorker`` with this process's ``sys.path`` and quiet logs."""
+
+        async def _start(self) -> None:
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+                   "DASK_LOGGING__DISTRIBUTED": "warning"}
+            spec = {"cls": self.worker_class, "opts": self.worker_kwargs}
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "dask", "spec", self.scheduler, "--spec",
+                json.dumps(spec), env=env, stdin=asyncio.subprocess.DEVNULL)
+
+    scheduler = {"cls": Scheduler, "options": {
+        "host": "127.0.0.1", "port": 0, "dashboard": False,
+        "dashboard_address": "127.0.0.1:0"}}
+    # the nanny's and the worker's own HTTP servers (health, metrics) on loopback too;
+    # the nanny gives up on a scheduler (this process) gone for death_timeout seconds
+    options = {"nthreads": threads_per_worker, "host": "127.0.0.1",
+               "dashboard": False, "dashboard_address": "127.0.0.1:0",
+               "death_timeout": _DEATH_TIMEOUT_S}
+    worker = {"cls": ScriptlessWorker,
+              "options": {"worker_class": "distributed.Nanny", "worker_kwargs": options}}
+    return SpecCluster(workers={i: worker for i in range(n_workers)}, scheduler=scheduler,
+                       worker=worker, silence_logs=logging.WARN,
+                       name="imagestag-local")
 
 
 _shared: dict[tuple[int, int], LocalClusterHandle] = {}

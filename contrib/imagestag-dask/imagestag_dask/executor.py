@@ -11,16 +11,16 @@ Flow of a frame::
            -> worker: build the pipeline once (spec or pickle), apply the stages
            -> Outcome(value | stage + error, per-stage timings) -> deliver / fail
 
-Scripts that start a local cluster (no ``client``/``address``) need the
-``if __name__ == "__main__":`` guard, because worker processes are spawned::
+A local cluster (no ``client``/``address``) runs its workers as subprocesses
+that never import the script's ``__main__`` (see :mod:`.cluster`), so a
+script needs no ``if __name__ == "__main__":`` guard::
 
     from imagestag_core import FilterPipeline
     from imagestag_dask import DaskPipelineExecutor
 
-    if __name__ == "__main__":
-        pipeline = FilterPipeline.parse("resize 0.5 | falsecolor hot | encode jpeg")
-        with DaskPipelineExecutor(pipeline) as executor:
-            executor.process_paths(sorted(Path("in").glob("*.jpg")), "out")
+    pipeline = FilterPipeline.parse("resize 0.5 | falsecolor hot | encode jpeg")
+    with DaskPipelineExecutor(pipeline) as executor:
+        executor.process_paths(sorted(Path("in").glob("*.jpg")), "out")
 """
 
 from __future__ import annotations
@@ -48,15 +48,21 @@ from .cluster import LocalClusterHandle, shared_client, start_local_cluster
 from .payload import WorkerSetupError, make_payload
 from .worker import Outcome, PathJob, PathResult, check_worker, run_frame, run_path_job
 
-__all__ = ["DaskPipelineExecutor"]
+__all__ = ["DaskPipelineExecutor", "NoWorkersError"]
 
-#: how often ``stop`` asks the scheduler whether any worker is left, while
-#: frames are still with Dask: a cluster that lost every worker sends no event
-_HEALTH_CHECK_S = 0.25
+#: at most this long between two questions to the scheduler whether any worker
+#: is left, while frames are with Dask: a cluster that lost every worker sends
+#: no event, and its tasks wait for a worker forever
+_HEALTH_CHECK_S = 0.5
 #: frames whose data is larger than this go to the cluster with ``scatter``
 #: instead of inside the task, which Dask warns about above 10 MB
 _SCATTER_BYTES = 4 * 1024 * 1024
 _RESULT_TIMEOUT = 300.0
+
+
+class NoWorkersError(ImagestagError, RuntimeError):
+    """The Dask cluster had no worker for ``worker_loss_timeout`` seconds while it
+    held frames; each of those frames fails with this error under ``on_error``."""
 
 
 @dataclass
@@ -75,7 +81,7 @@ class DaskPipelineExecutor(Executor):
             closes it.
         address: a scheduler address (``"tcp://10.0.0.5:8786"``) to connect to;
             the executor closes the client it opened.  With neither ``client``
-            nor ``address`` a loopback-only ``LocalCluster`` of worker processes
+            nor ``address`` a loopback-only local cluster of worker subprocesses
             without a dashboard is used (see ``shared_cluster``).
         max_in_flight: frames held by Dask at once (default: 2 x the cluster's
             worker threads).  As many more may wait in the executor's local
@@ -96,6 +102,12 @@ class DaskPipelineExecutor(Executor):
             :func:`imagestag_dask.close_shared_clusters`.  ``False``: start a
             cluster for this executor and close it in ``close()``.
         connect_timeout: seconds to wait for the scheduler and a first worker.
+        worker_loss_timeout: seconds the cluster may have no worker at all
+            while it holds frames (default 60) - time for a nanny, an adaptive
+            deployment or an operator to bring workers back.  Then every frame
+            still with Dask or queued fails with :class:`NoWorkersError` under
+            ``on_error``, so ``get_result()`` without a timeout, ``stop()``
+            and ``process_all`` never wait forever on a cluster lost for good.
         **options: the base :class:`~imagestag_core.executor.Executor` options
             (``on_error``, ``preserve_order``, ``max_pending_results``,
             ``window``, ``opencv_threads``: ``cv2.setNumThreads`` on the workers,
@@ -110,14 +122,15 @@ class DaskPipelineExecutor(Executor):
 
     name = "dask"
     extra_options = ("client", "address", "max_in_flight", "retries", "num_workers",
-                     "threads_per_worker", "shared_cluster", "connect_timeout")
+                     "threads_per_worker", "shared_cluster", "connect_timeout",
+                     "worker_loss_timeout")
 
     def __init__(self, pipeline: FilterPipeline | Iterable[Filter | str] | str, *,
                  client: Any = None, address: str | None = None,
                  max_in_flight: int | None = None, retries: int = 3,
                  num_workers: int | None = None, threads_per_worker: int = 1,
                  shared_cluster: bool = True, connect_timeout: float = 60.0,
-                 **options: Any) -> None:
+                 worker_loss_timeout: float = 60.0, **options: Any) -> None:
         super().__init__(pipeline, **options)
         if client is not None and address is not None:
             raise ImagestagError("DaskPipelineExecutor takes a client or an address, not both")
@@ -129,6 +142,10 @@ class DaskPipelineExecutor(Executor):
             raise ImagestagError(f"num_workers must be >= 1, got {num_workers!r}")
         if threads_per_worker < 1:
             raise ImagestagError(f"threads_per_worker must be >= 1, got {threads_per_worker!r}")
+        if not worker_loss_timeout > 0:
+            raise ImagestagError(f"worker_loss_timeout must be > 0 seconds, got "
+                                 f"{worker_loss_timeout!r}")
+        self.worker_loss_timeout = float(worker_loss_timeout)
         self._client_arg = client
         self._address = address
         self._max_in_flight_arg = max_in_flight
@@ -148,6 +165,8 @@ class DaskPipelineExecutor(Executor):
         self._queued: deque[tuple[int, Image | PathJob]] = deque()
         self._running: dict[int, _Task] = {}
         self._released = False
+        self._watch_done = threading.Event()
+        self._watcher: threading.Thread | None = None
         self.tasks_retried = 0
 
     # -- sizes ------------------------------------------------------------------------
@@ -192,6 +211,49 @@ class DaskPipelineExecutor(Executor):
         except BaseException:
             self._close_owned()
             raise
+        self._watcher = threading.Thread(target=self._watch_workers, daemon=True,
+                                         name=f"imagestag-dask-watch-{self._id}")
+        self._watcher.start()
+
+    def _watch_workers(self) -> None:
+        """Fail what Dask holds once the cluster has had no worker for worker_loss_timeout."""
+        interval = min(_HEALTH_CHECK_S, self.worker_loss_timeout / 4)
+        no_workers_since: float | None = None
+        while not self._watch_done.wait(interval):
+            with self._tasks:
+                busy = bool(self._queued or self._running)
+            if not busy:
+                continue  # idle: no question to the scheduler
+            if self._worker_count():
+                no_workers_since = None
+                continue
+            now = time.monotonic()
+            no_workers_since = no_workers_since or now
+            if now - no_workers_since >= self.worker_loss_timeout:
+                self._fail_stranded(now - no_workers_since)
+
+    def _fail_stranded(self, waited: float) -> None:
+        with self._tasks:
+            stranded = [*(seq for seq, _ in self._queued), *self._running]
+            futures = [t.future for t in self._running.values() if t.future is not None]
+            self._queued.clear()
+            self._running.clear()
+            self._tasks.notify_all()
+        if futures:
+            with contextlib.suppress(Exception):
+                self._client.cancel(futures)
+        for seq in stranded:
+            self.fail(seq, None, NoWorkersError(
+                f"no Dask workers left: the cluster at {self._scheduler_address()} has had "
+                f"none for {waited:.1f}s (waited worker_loss_timeout="
+                f"{self.worker_loss_timeout:g}s); frame {seq} could not be processed. Start "
+                f"workers, or raise worker_loss_timeout if they take longer to come back"))
+
+    def _scheduler_address(self) -> str:
+        try:
+            return str(self._client.scheduler.address)
+        except Exception:
+            return "(unknown address)"
 
     def _connect(self) -> Any:
         if self._client_arg is not None:
@@ -224,32 +286,19 @@ class DaskPipelineExecutor(Executor):
 
     def shutdown_workers(self, cancel: bool) -> None:
         # frames already with Dask finish (``cancel`` only drops the local queue,
-        # which the base has done before calling us); wait for them, but give up
-        # on a cluster that has had no worker for connect_timeout seconds
-        no_workers_since: float | None = None
-        while True:
-            with self._tasks:
-                if not (self._queued or self._running):
-                    return
-                # woken by every settled frame; the timeout is the health check
-                self._tasks.wait(_HEALTH_CHECK_S)
-                if not (self._queued or self._running):
-                    return
-            if self._worker_count():
-                no_workers_since = None
-                continue
-            now = time.monotonic()
-            no_workers_since = no_workers_since or now
-            if now - no_workers_since > self._connect_timeout:
-                break
+        # which the base has done before calling us); woken by every settled
+        # frame, and the watcher fails them all once the cluster has had no
+        # worker for worker_loss_timeout seconds, so this wait ends
         with self._tasks:
-            stranded = [*(seq for seq, _ in self._queued), *self._running]
-            self._queued.clear()
-            self._running.clear()
-        for seq in stranded:
-            self.fail(seq, None, ImagestagError(
-                f"the Dask cluster has had no workers for {self._connect_timeout}s; "
-                f"frame {seq} could not be processed"))
+            while self._queued or self._running:
+                self._tasks.wait(_HEALTH_CHECK_S)
+        self._stop_watcher()
+
+    def _stop_watcher(self) -> None:
+        self._watch_done.set()
+        if self._watcher is not None:
+            self.join_workers([self._watcher], timeout=_HEALTH_CHECK_S + 30)
+            self._watcher = None
 
     def _worker_count(self) -> int:
         try:
@@ -260,6 +309,7 @@ class DaskPipelineExecutor(Executor):
             return 0
 
     def release_resources(self) -> None:
+        self._stop_watcher()
         self._released = True
         with self._tasks:
             futures = [t.future for t in self._running.values() if t.future is not None]
@@ -351,7 +401,8 @@ class DaskPipelineExecutor(Executor):
                 return  # released, or superseded by a retry
         try:
             outcome = future.result(timeout=_RESULT_TIMEOUT)
-        except Exception as exc:
+        except BaseException as exc:
+            # whatever a lost task re-raises here, the frame must be settled
             self._settle(seq, task, None, exc)
         else:
             self._settle(seq, task, outcome, None)

@@ -1,8 +1,10 @@
 """The functions Dask runs on its workers.
 
-A filter that raises does *not* make the Dask task fail: the task returns a
-:class:`Outcome` holding the error, so Dask never retries a frame whose
-filter is at fault, and the executor applies its error policy.  Only a lost
+A filter that raises (any ``BaseException``, ``SystemExit`` and
+``KeyboardInterrupt`` included) does *not* make the Dask task fail: the task
+returns a :class:`Outcome` holding the error and naming the stage, so the
+worker lives on, Dask never retries a frame whose filter is at fault, and the
+executor applies its error policy.  Only a lost
 worker, a lost connection or a crash outside the filters surfaces as a failed
 task, and only those are retried.
 """
@@ -80,7 +82,7 @@ def _portable(exc: BaseException) -> BaseException:
     """``exc`` if it survives pickling, else a :class:`RemoteFilterError` with its text."""
     try:
         pickle.loads(pickle.dumps(exc))
-    except Exception:
+    except BaseException:
         return RemoteFilterError(f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}")
     return exc
 
@@ -107,14 +109,17 @@ def _apply(payload: PipelinePayload, image: Image, outcome: Outcome) -> Image | 
     try:
         # shrink-on-load, once per input frame before stage 0, as every executor does
         image = pipeline.prepare_source(image)
-    except Exception as exc:
+    except BaseException as exc:
         outcome.error = _portable(exc)
         return None
     for index, filt in enumerate(pipeline.filters):
         t0 = time.perf_counter()
         try:
             out = filt.apply(image)
-        except Exception as exc:
+        except BaseException as exc:
+            # SystemExit, KeyboardInterrupt, GeneratorExit or a custom BaseException
+            # escaping the task would kill the worker (and Dask would retry the frame
+            # on the next one): like any other filter error, it fails this frame here
             outcome.stage, outcome.error = index, _portable(exc)
             return None
         if not isinstance(out, Image):
@@ -151,7 +156,7 @@ def run_path_job(payload: PipelinePayload, job: PathJob) -> Outcome:
         return outcome
     try:
         outcome.value = _write(result, job)
-    except Exception as exc:
+    except BaseException as exc:
         outcome.error = _portable(exc)
     return outcome
 

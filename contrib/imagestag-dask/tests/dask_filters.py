@@ -38,3 +38,24 @@ class Jitter(Filter):
         frame = int(image.metadata.get("frame", 0))
         time.sleep(self.ms / 1000 * ((frame * 7) % 5) / 4)
         return image
+
+
+class CustomBaseError(BaseException):
+    """A BaseException that is not an Exception, defined by a user."""
+
+
+#: what RaiseBaseOn raises on which frame: every kind of non-Exception BaseException
+BASE_EXCEPTIONS: dict[int, type[BaseException]] = {
+    1: KeyboardInterrupt, 3: SystemExit, 5: GeneratorExit, 7: CustomBaseError}
+
+
+class RaiseBaseOn(Filter):
+    """Raises ``BASE_EXCEPTIONS[frame]`` on those frames; passes the others through."""
+
+    name = "test_raise_base_on"
+
+    def apply(self, image: Image) -> Image:
+        kind = BASE_EXCEPTIONS.get(image.metadata.get("frame", -1))
+        if kind is not None:
+            raise kind(f"{kind.__name__} from a filter")
+        return image

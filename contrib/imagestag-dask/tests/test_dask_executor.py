@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from dask_filters import FailOn, Invert, Jitter
+from dask_filters import BASE_EXCEPTIONS, FailOn, Invert, Jitter, RaiseBaseOn
 from dask_fixtures import dask_client, make  # noqa: F401  (pytest fixtures)
 from imagestag_core import (
     Filter,
@@ -189,3 +189,34 @@ def test_worker_missing_a_plugin_is_named_before_the_first_frame(make: Any) -> N
     assert worker in message
     assert "'resize'" in message and "'imagestag'" in message
     assert ex.get_metrics().frames_submitted == 0
+
+
+@pytest.mark.timeout(60)
+def test_base_exceptions_in_a_filter_settle_their_frames_naming_the_stage_and_workers_live(
+        dask_client: Any, make: Any) -> None:
+    import os
+
+    pids = dask_client.run(os.getpid)
+    frames = make(10)
+    pipeline = FilterPipeline([Invert(), RaiseBaseOn()])
+    with DaskPipelineExecutor(pipeline, client=dask_client, on_error="collect") as ex:
+        collected = ex.process_all(frames)
+    for i, result in enumerate(collected):
+        kind = BASE_EXCEPTIONS.get(i)
+        if kind is None:
+            assert isinstance(result, Image)
+            continue
+        assert isinstance(result, FrameError), (i, result)
+        assert result.seq == i and result.stage == "1_RaiseBaseOn"
+        assert type(result.error) is kind
+    with DaskPipelineExecutor(pipeline, client=dask_client, on_error="skip") as ex:
+        skipped = ex.process_all(frames)
+        assert ex.get_metrics().frames_skipped == 4
+    assert [r.metadata["frame"] for r in skipped] == [0, 2, 4, 6, 8, 9]
+    for frame, kind in BASE_EXCEPTIONS.items():
+        with DaskPipelineExecutor(pipeline, client=dask_client) as ex, \
+                pytest.raises(PipelineError) as info:
+            ex.process_all([frames[frame]])
+        assert info.value.stage == "1_RaiseBaseOn" and type(info.value.error) is kind
+    # no worker died or was restarted on the way
+    assert dask_client.run(os.getpid) == pids

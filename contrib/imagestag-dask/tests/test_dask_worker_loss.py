@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from dask_filters import Invert, Jitter
 from dask_fixtures import make  # noqa: F401  (pytest fixtures)
-from imagestag_core import FilterPipeline
+from imagestag_core import FilterPipeline, FrameError, PipelineError
 
-from imagestag_dask import DaskPipelineExecutor, loopback_cluster_options
+from imagestag_dask import DaskPipelineExecutor, NoWorkersError, loopback_cluster_options
 
 KILL_AFTER = 5
 
@@ -74,3 +76,38 @@ def test_all_frames_arrive_after_a_worker_process_is_killed(cluster: tuple[Any, 
     assert victim_pid not in fresh_client.run(os.getpid).values()
     if mode == "executor_retries":
         assert tasks_retried >= 1
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("on_error", ["raise", "collect"])
+def test_get_result_fails_clearly_when_every_worker_is_gone_for_good(make: Any,
+                                                                   on_error: str) -> None:
+    from distributed import Client, LocalCluster
+
+    frames = make(3)
+    # an in-process cluster (no network at all): its closed workers never come back
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster, \
+            Client(cluster, set_as_default=False) as client, \
+            DaskPipelineExecutor([Invert()], client=client, worker_loss_timeout=1.0,
+                                 on_error=on_error) as ex:  # type: ignore[arg-type]
+        assert ex.process_all(frames[:1])[0] is not None  # started, with a worker
+        cluster.scale(0)  # every worker closed, and none is started again
+        # the scheduler removes the worker on its own time: wait (bounded) until it has
+        deadline = time.monotonic() + 20
+        while client.nthreads() and time.monotonic() < deadline:
+            threading.Event().wait(0.05)
+        assert client.nthreads() == {}
+        seq = ex.submit(frames[1])
+        if on_error == "raise":
+            with pytest.raises(PipelineError) as caught:
+                ex.get_result()  # no timeout: it must not wait forever
+            error = caught.value.error
+        else:
+            result = ex.get_result()
+            assert isinstance(result, FrameError) and result.seq == seq
+            error = result.error
+        assert isinstance(error, NoWorkersError)
+        assert "no Dask workers left" in str(error) and "worker_loss_timeout=1s" in str(error)
+        assert ex.get_metrics().frames_failed == 1
+

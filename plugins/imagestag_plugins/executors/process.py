@@ -4,10 +4,17 @@ Threads cannot run pure-Python filters in parallel; processes can, if moving
 the frames does not eat the gain (pickling a 60 MB frame through a pipe caps
 throughput near 5 fps).  So:
 
-* ``num_workers`` processes are started once, with ``spawn`` (or
-  ``forkserver``; never ``fork``, the parent has threads), and reused for every
-  frame.  Each rebuilds the pipeline at start-up and reports failure before any
-  frame is sent.
+* ``num_workers`` processes are started once and reused for every frame;
+  never with ``fork`` (the parent has threads).  The default starts each as a
+  fresh ``python -c`` running a bootstrap of our own, connected back over an
+  inherited socket: unlike ``multiprocessing``'s spawn it does not import the
+  parent's ``__main__``, so a script without an ``if __name__ == "__main__":``
+  guard (or a notebook) runs once, as written.  The worker gets the parent's
+  ``sys.path``.  ``start_method="forkserver"`` (and Windows, which cannot
+  pass a socket to a child) uses ``multiprocessing``, which does re-import
+  ``__main__``.  Each worker rebuilds the pipeline at start-up and reports
+  failure before any frame is sent; ``stop()``/``close()`` from another
+  thread during start-up ends it with :class:`ExecutorClosedError`.
 * The pipeline travels by spec (``filter.to_dict()``), resolved in the
   worker's own registry.  A filter the worker cannot resolve that way (not
   registered, or registered locally from a notebook or a test) travels by
@@ -17,7 +24,10 @@ throughput near 5 fps).  So:
   queue, copies the pixels into that worker's shared-memory input segment (one
   ``memcpy``), sends a small message, and waits for the reply *or* the
   worker's death.  Results are copied out of the worker's output segment
-  before it is reused.  Encoded frames and small arrays go through the pipe.
+  before it is reused.  Small arrays go through the pipe, and so do encoded
+  frames not decoded yet (the worker decodes them).  An encoded frame the
+  parent has already decoded (``image.is_decoded``, e.g. ``Image(path)``
+  after ``get_pixels()``) goes as its pixels, never as bytes to decode again.
 * The parent creates and unlinks every segment; workers attach without
   registering them with the resource tracker, so nothing is unlinked twice or
   left in ``/dev/shm`` - after ``close()``, after a worker was killed, or
@@ -40,6 +50,7 @@ import os
 import pickle
 import secrets
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -249,8 +260,10 @@ class _Worker:
                 seq = message[1]
                 try:
                     reply = self._frame(*message[1:])
-                except Exception as exc:
+                except BaseException as exc:
                     # outside any stage: building the input image, an unknown codec...
+                    # Not even a KeyboardInterrupt ends the worker: it ignores SIGINT, so
+                    # one raised here came from code running a frame, not from the user
                     reply = ("error", seq, None, _portable(exc, self.where), [])
                 self._send(reply, seq)
         finally:
@@ -288,14 +301,16 @@ class _Worker:
         try:
             # shrink-on-load, exactly as the in-process executors do before stage 0
             image = self.pipeline.prepare_source(received)
-        except Exception as exc:
+        except BaseException as exc:
             return ("error", seq, None, _portable(exc, self.where), [])
         timings: list[tuple[int, float, float]] = []
         for index, filt in enumerate(self.filters):
             t0 = time.perf_counter()
             try:
                 out = filt.apply(image)
-            except Exception as exc:
+            except BaseException as exc:
+                # any BaseException (SystemExit, GeneratorExit, KeyboardInterrupt, a
+                # custom one) fails this frame in this stage; the worker lives on
                 return ("error", seq, index, _portable(exc, self.where), timings)
             t1 = time.perf_counter()
             if not isinstance(out, Image):
@@ -306,7 +321,7 @@ class _Worker:
             image = out
         try:
             result = self._output(seq, image, out_name, received)
-        except Exception as exc:
+        except BaseException as exc:
             return ("error", seq, None, _portable(exc, self.where), timings)
         return ("ok", seq, timings, result, dict(image.metadata))
 
@@ -351,11 +366,28 @@ def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
             and a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype)
 
 
-def _worker_main(conn: Connection, index: int, stages: list[_StagePayload],
-                 opencv_threads: int) -> None:
-    """Entry point of a worker process."""
-    # Ctrl-C reaches the whole process group; the parent decides how to stop
+#: what ``python -c`` runs in a new worker process: no ``__main__`` of the parent's is
+#: imported (spawn would re-run an unguarded script).  Ctrl-C reaches the whole
+#: process group, and the parent decides how to stop, so SIGINT is ignored first;
+#: then the parent's ``sys.path`` arrives, so whatever the parent imports (a test
+#: module, a script's sibling) the worker imports from the same places.
+_BOOTSTRAP = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "from multiprocessing.connection import Connection; "
+    "conn = Connection(int(sys.argv[1])); sys.path[:] = conn.recv(); "
+    "from imagestag_plugins.executors.process import _worker_main; _worker_main(conn)")
+
+
+def _worker_main(conn: Connection) -> None:
+    """Entry point of a worker process: the pipeline arrives, then frames."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        message = conn.recv()
+    except (EOFError, OSError):
+        return  # the parent is gone
+    if message[0] != "init":
+        return  # the executor was closed while this worker started
+    _, index, stages, opencv_threads = message
     from imagestag_core.plugins import PluginWarning
 
     # the parent already reported broken plugins; one warning per worker is noise
@@ -375,6 +407,62 @@ def _worker_main(conn: Connection, index: int, stages: list[_StagePayload],
 # -- the parent side ------------------------------------------------------------------------------
 
 
+class _Subprocess:
+    """A worker started as ``python -c _BOOTSTRAP FD``: the parts of
+    :class:`multiprocessing.Process` the pool uses, over :class:`subprocess.Popen`.
+
+    The child gets its end of a socket pair as file descriptor ``FD`` (nothing
+    else is inherited) and, unlike a spawned ``multiprocessing`` child, never
+    imports the parent's ``__main__``.  ``sentinel`` is a pidfd where Linux
+    has them; elsewhere the end of the pipe alone tells that the child died.
+    """
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self._popen = popen
+        self.pid: int = popen.pid
+        self.sentinel: int | None = None
+        with contextlib.suppress(AttributeError, OSError):
+            self.sentinel = os.pidfd_open(popen.pid)
+
+    @classmethod
+    def start(cls, index: int) -> tuple[_Subprocess, Connection]:
+        parent_end, child_end = multiprocessing.Pipe(duplex=True)
+        try:
+            popen = subprocess.Popen(
+                [sys.executable, "-c", _BOOTSTRAP, str(child_end.fileno())],
+                pass_fds=(child_end.fileno(),), stdin=subprocess.DEVNULL)
+        except BaseException:
+            parent_end.close()
+            raise
+        finally:
+            child_end.close()
+        # fits the pipe's buffer: the child reads it before importing anything of ours
+        parent_end.send(list(sys.path))
+        return cls(popen), parent_end
+
+    @property
+    def exitcode(self) -> int | None:
+        return self._popen.poll()
+
+    def is_alive(self) -> bool:
+        return self._popen.poll() is None
+
+    def join(self, timeout: float | None = None) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._popen.wait(timeout)
+
+    def terminate(self) -> None:
+        self._popen.terminate()
+
+    def kill(self) -> None:
+        self._popen.kill()
+
+    def close(self) -> None:
+        if self.sentinel is not None:
+            os.close(self.sentinel)
+            self.sentinel = None
+
+
 class _Slot:
     """One worker process and the segments the parent keeps for it.
 
@@ -384,10 +472,25 @@ class _Slot:
 
     def __init__(self, index: int) -> None:
         self.index = index
-        self.process: BaseProcess | None = None
+        self.process: BaseProcess | _Subprocess | None = None
         self.conn: Connection | None = None
         self.pid: int | None = None
         self.segments: dict[str, SharedMemory] = {}
+        #: launched, not yet ready: the starting thread owns the process, and
+        #: the pool's close() only kills it (the starting thread reaps it)
+        self.starting = False
+
+    def waitables(self) -> list[Any]:
+        """What becomes ready when the worker replies or dies."""
+        assert self.conn is not None and self.process is not None
+        sentinel = self.process.sentinel
+        return [self.conn] if sentinel is None else [self.conn, sentinel]
+
+    def interrupt(self) -> None:
+        """Kill a worker that is still starting (it holds no frame)."""
+        if self.process is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.process.kill()
 
     def stop_process(self) -> None:
         self.request_exit()
@@ -445,11 +548,18 @@ class _Pool:
     def close(self) -> None:
         with self.lock:
             self.closed = True
-            # every worker exits in parallel: ask all, then wait for each
+            # every worker exits in parallel: ask all, then wait for each.  A
+            # worker still starting is killed; the thread starting it sees that
+            # and raises ExecutorClosedError after reaping it itself
             for slot in self.slots:
-                slot.request_exit()
+                if slot.starting:
+                    slot.interrupt()
+                else:
+                    slot.request_exit()
             for slot in self.slots:
-                slot.reap()
+                if not slot.starting:
+                    slot.reap()
+                # the parent's own: a starting worker has not attached them yet
                 slot.release_segments()
 
 
@@ -460,7 +570,9 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
         pipeline: a :class:`FilterPipeline`, a list of filters, or a spec string.
         num_workers: worker processes (default: the CPUs this process may use,
             see :func:`~imagestag_core.executor.available_cpus`).
-        start_method: ``"spawn"`` (default) or ``"forkserver"``; ``"fork"`` is
+        start_method: ``"spawn"`` (default: a fresh interpreter per worker,
+            started by our own bootstrap, which never imports ``__main__``) or
+            ``"forkserver"`` (``multiprocessing``'s, which does); ``"fork"`` is
             refused because the parent runs threads.
         queue_size: capacity of the shared input queue (default: 2 per worker);
             queued frames are references, not copies.
@@ -494,7 +606,10 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
         self.start_method = start_method
         self._payload = [_pack_stage(stage_name, filt)
                          for stage_name, filt in zip(self.stage_names, self.filters)]
-        self._context: Any = multiprocessing.get_context(start_method)
+        # "spawn" is our own bootstrap where file descriptors can be passed to a
+        # child (POSIX); elsewhere, and for "forkserver", multiprocessing starts them
+        self._context: Any = None if start_method == "spawn" and os.name == "posix" else \
+            multiprocessing.get_context(start_method)
         self._pool = _Pool()
         # the safety net for an executor never closed (Ctrl-C outside a with
         # block, a notebook kernel shutting down); it holds the pool, not self
@@ -509,50 +624,80 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start_workers(self) -> None:
-        self._pool.slots = [_Slot(index) for index in range(self._num_workers)]
+        slots = [_Slot(index) for index in range(self._num_workers)]
         try:
-            # start every process first, then wait: the pool starts in the time of one
-            for slot in self._pool.slots:
-                self._launch(slot)
-            for slot in self._pool.slots:
+            with self._pool.lock:
+                if self._pool.closed:
+                    raise ExecutorClosedError(f"{self.label} was stopped while it started")
+                self._pool.slots = slots
+                # start every process first, then wait: the pool starts in the time of one
+                for slot in slots:
+                    self._launch(slot)
+            for slot in slots:
                 self._await_ready(slot)
         except BaseException:
+            with self._pool.lock:
+                # the ones not awaited yet are this thread's: the pool reaps them now
+                for slot in slots:
+                    slot.starting = False
             self._pool.close()
             raise
         self.start_threads("imagestag-process")
 
     def _launch(self, slot: _Slot) -> None:
-        parent_end, child_end = self._context.Pipe(duplex=True)
-        process = self._context.Process(
-            target=_worker_main, name=f"imagestag-process-{slot.index}", daemon=True,
-            args=(child_end, slot.index, self._payload, self.opencv_threads_in_use or 1))
-        try:
-            process.start()
-        finally:
-            child_end.close()
+        """Start slot's process (the pool's lock is held); ``_await_ready`` follows."""
+        if self._context is None:
+            process, parent_end = _Subprocess.start(slot.index)
+        else:
+            parent_end, child_end = self._context.Pipe(duplex=True)
+            process = self._context.Process(
+                target=_worker_main, name=f"imagestag-process-{slot.index}", daemon=True,
+                args=(child_end,))
+            try:
+                process.start()
+            finally:
+                child_end.close()
         slot.process, slot.conn, slot.pid = process, parent_end, process.pid
+        slot.starting = True
 
     def _await_ready(self, slot: _Slot) -> None:
-        assert slot.process is not None and slot.conn is not None
+        """Send the pipeline to a launched worker and wait until it is built.
+
+        Raises :class:`ExecutorClosedError` when ``stop()``/``close()`` came
+        from another thread meanwhile, else :class:`ImagestagError` saying why
+        the worker could not start.
+        """
+        # while ``starting``, nobody else changes the slot: close() only kills the process
+        conn, waitables = slot.conn, slot.waitables()
+        assert conn is not None and slot.process is not None
         deadline = time.monotonic() + _START_TIMEOUT
-        ready = wait([slot.conn, slot.process.sentinel], _START_TIMEOUT)
         message: tuple[Any, ...] | None = None
-        if slot.conn in ready:
-            try:
-                message = slot.conn.recv()
-            except (EOFError, OSError):
-                message = None
-        if message is not None and message[0] == "ready":
-            return
-        pid = slot.pid
+        try:
+            conn.send(("init", slot.index, self._payload, self.opencv_threads_in_use or 1))
+            ready = wait(waitables, _START_TIMEOUT)
+            if conn in ready:
+                message = conn.recv()
+        except (EOFError, OSError):
+            message = None  # it died: its exit code tells why
+        with self._pool.lock:
+            closed = self._pool.closed
+            if not closed and message is not None and message[0] == "ready":
+                slot.starting = False
+                return
+        # this thread still owns the slot (``starting``): find out why, then reap it
+        pid, process = slot.pid, slot.process
         if message is not None:
             reason = message[1]
         elif time.monotonic() >= deadline:
             reason = f"it did not report ready within {_START_TIMEOUT:.0f}s"
         else:
-            slot.process.join(_JOIN_TIMEOUT)
-            reason = f"it exited during start-up ({_exit_text(slot.process.exitcode)})"
+            process.join(_JOIN_TIMEOUT)
+            reason = f"it exited during start-up ({_exit_text(process.exitcode)})"
         slot.stop_process()
+        slot.starting = False
+        if closed:
+            raise ExecutorClosedError(
+                f"{self.label} was stopped while its worker processes were starting")
         raise ImagestagError(f"{self.label}: worker {slot.index} (pid {pid}) could not start "
                              f"the pipeline {self.pipeline.to_string()!r}: {reason}")
 
@@ -624,9 +769,9 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
     def _receive(self, slot: _Slot) -> tuple[Any, ...] | None:
         """The worker's reply, or None when it died first (its sentinel fired)."""
         assert slot.conn is not None and slot.process is not None
-        # no timeout: a filter may legitimately take long, and the sentinel
-        # wakes this wait if the worker dies for any reason
-        ready = wait([slot.conn, slot.process.sentinel])
+        # no timeout: a filter may legitimately take long, and the sentinel (or
+        # the end of the pipe) wakes this wait if the worker dies for any reason
+        ready = wait(slot.waitables())
         if slot.conn in ready:
             try:
                 reply: tuple[Any, ...] = slot.conn.recv()
@@ -674,8 +819,10 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
     # -- moving frames ---------------------------------------------------------------------------
 
     def _source(self, slot: _Slot, image: Image) -> tuple[Any, ...]:
-        if image.encoded is not None:
-            # the worker decodes; the pipe carries a few MB at most
+        if image.encoded is not None and not image.is_decoded:
+            # the worker decodes (at a reduced size where the first stage allows);
+            # the pipe carries a few MB at most.  Pixels the parent already holds
+            # go as pixels: decoding them again in a worker costs far more than a copy
             info = (image.width, image.height, image.pixel_format.value, image.dtype.str)
             return ("encoded", image.encoded, image.encoded_format, info)
         pixels = image.get_pixels()
