@@ -115,8 +115,9 @@ class Resize(Filter):
         scale: a factor for both sides (``Resize(0.5)``); only with ``mode="exact"``.
         mode: with a full ``size``: ``"exact"`` stretches to exactly that size
             (the seed's behaviour), ``"fit"`` fits inside the box keeping the
-            aspect (a smaller source is scaled up to touch the box), ``"fill"`` centre-crops the source to the box's aspect and
-            then resizes (cover), ``"pad"`` fits and letterboxes with ``pad_color``.
+            aspect (a smaller source is scaled up to touch the box), ``"fill"``
+            centre-crops the source to the box's aspect and then resizes
+            (cover), ``"pad"`` fits and letterboxes with ``pad_color``.
         interpolation: ``"auto"`` (antialiased and fast, see :func:`resize_array`),
             or OpenCV's ``nearest``, ``linear``, ``cubic``, ``area``, ``lanczos``.
         pad_color: the letterbox colour for ``mode="pad"``, in RGB(A) order
