@@ -296,6 +296,18 @@ class Image:
         return self._pixels is not None
 
     @property
+    def pending_decode(self) -> tuple[bytes, Codec, int] | None:
+        """``(data, codec, reduce)`` while the pixels are still to be decoded, else None.
+
+        ``data`` holds the full-size source even for a reduced decode, so a
+        worker elsewhere can rebuild this exact image:
+        ``Image.from_encoded(data, codec).with_decode_reduction(reduce)``.
+        """
+        if self._pixels is not None or self._encoded is None or self._codec is None:
+            return None
+        return self._encoded, self._codec, self._reduce
+
+    @property
     def nbytes(self) -> int:
         return self._width * self._height * self._format.channels * self._dtype.itemsize
 

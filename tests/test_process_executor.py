@@ -38,6 +38,7 @@ from imagestag_plugins.filters.false_color import FalseColor
 from imagestag_plugins.filters.resize import Resize
 
 from imagestag_core import (
+    DecodeError,
     ExecutorClosedError,
     FilterPipeline,
     FrameError,
@@ -792,3 +793,31 @@ def test_an_unguarded_script_runs_every_registered_executor_once_and_every_row_s
     assert "FAILED" not in stdout
     assert "Traceback" not in stderr, stderr
 
+
+
+@pytest.mark.timeout(90)
+def test_a_source_reduced_for_shrink_on_load_is_decoded_in_the_worker_not_the_parent(
+        tmp_path: Path) -> None:
+    pixels = np.random.default_rng(5).integers(0, 256, (960, 1280, 3), np.uint8)
+    path = Image(pixels).save(tmp_path / "photo.jpg")
+    pipeline = FilterPipeline([Resize(size=(160, 120), mode="fit")])
+    source = pipeline.prepare_source(Image(path))
+    assert source.decode_reduction == 8
+    with ProcessPipelineExecutor(pipeline, num_workers=1) as ex:
+        [result] = ex.process_all([source])
+    assert not source.is_decoded  # the parent only read the header
+    expected = pipeline.apply(Image(path))
+    assert result.size == (160, 120)
+    assert result.get_pixels().tobytes() == expected.get_pixels().tobytes()
+
+
+@pytest.mark.timeout(90)
+def test_a_corrupt_file_fails_in_its_first_stage_like_every_executor(tmp_path: Path) -> None:
+    data = Image(np.zeros((600, 800, 3), np.uint8)).encode("jpeg")
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(data[: len(data) // 2])
+    pipeline = FilterPipeline([Resize(size=(100, 100))])
+    with ProcessPipelineExecutor(pipeline, num_workers=1, on_error="collect") as ex:
+        [result] = ex.process_all([pipeline.prepare_source(Image(broken))])
+    assert isinstance(result, FrameError)
+    assert result.stage == "0_Resize" and isinstance(result.error, DecodeError)

@@ -121,9 +121,10 @@ def _inline_image(message: tuple[Any, ...], metadata: dict[str, Any]) -> Image |
     """
     kind = message[0]
     if kind == "encoded":
-        _, data, codec, (width, height, fmt, dtype) = message
+        _, data, codec, (width, height, fmt, dtype), *reduce = message
         info = ImageInfo(width, height, PixelFormat(fmt), np.dtype(dtype))
-        return Image.from_encoded(data, codec, info=info, metadata=metadata)
+        image = Image.from_encoded(data, codec, info=info, metadata=metadata)
+        return image.with_decode_reduction(reduce[0]) if reduce else image
     if kind == "array":
         return Image(message[1], message[2], metadata=metadata)
     return None
@@ -340,11 +341,13 @@ class _Worker:
             return ("encoded", image.encoded, image.encoded_format, info)
         pixels = image.get_pixels()
         fmt = image.pixel_format.value
-        if received.is_decoded and received.encoded is None and \
+        arrived_as_pixels = received.encoded is None and received.decode_reduction == 1
+        if arrived_as_pixels and received.is_decoded and \
                 image.pixel_format is received.pixel_format and \
                 _same_array(pixels, received.get_pixels()):
             # the pipeline passed the pixels through (fault filters, metadata-only
-            # or no-op stages): the parent still holds them, nothing travels back
+            # or no-op stages): the parent still holds them, nothing travels back.
+            # Pixels decoded here (the parent sent bytes) always travel back.
             return ("same", fmt)
         if pixels.nbytes <= _PIPE_BYTES:
             return ("array", pixels, fmt)
@@ -819,12 +822,15 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
     # -- moving frames ---------------------------------------------------------------------------
 
     def _source(self, slot: _Slot, image: Image) -> tuple[Any, ...]:
-        if image.encoded is not None and not image.is_decoded:
-            # the worker decodes (at a reduced size where the first stage allows);
+        pending = image.pending_decode
+        if pending is not None:
+            # the worker decodes (at the reduced size prepare_source chose, if any);
             # the pipe carries a few MB at most.  Pixels the parent already holds
             # go as pixels: decoding them again in a worker costs far more than a copy
-            info = (image.width, image.height, image.pixel_format.value, image.dtype.str)
-            return ("encoded", image.encoded, image.encoded_format, info)
+            data, codec, reduce = pending
+            width, height = image.source_size
+            info = (width, height, image.pixel_format.value, image.dtype.str)
+            return ("encoded", data, codec.name, info, reduce)
         pixels = image.get_pixels()
         fmt = image.pixel_format.value
         if pixels.nbytes <= _PIPE_BYTES:
