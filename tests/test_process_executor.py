@@ -792,7 +792,8 @@ def test_an_unguarded_script_runs_every_registered_executor_once_and_every_row_s
     assert f"rows {len(names)} failed []" in stdout, stdout + stderr
     assert "FAILED" not in stdout
     assert "Traceback" not in stderr, stderr
-
+    # nor any log line of the workers' (a script's user sees only its own output)
+    assert stderr.strip() == "", stderr
 
 
 @pytest.mark.timeout(90)

@@ -128,7 +128,7 @@ def _subprocess_cluster(n_workers: int, threads_per_worker: int) -> Any:
 
         async def _start(self) -> None:
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-                   "DASK_LOGGING__DISTRIBUTED": "warning"}
+                   "DASK_LOGGING__DISTRIBUTED": "error"}
             spec = {"cls": self.worker_class, "opts": self.worker_kwargs}
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "dask", "spec", self.scheduler, "--spec",
