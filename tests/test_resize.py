@@ -140,3 +140,18 @@ def test_auto_crop_for_the_fast_path_is_below_the_factor():
     src[:, 0] = 255  # the leftmost column is cropped away (403 % 2 == 1, centred crop 0)
     out = resize_array(src, (100, 75))
     assert out.shape == (75, 100)
+
+
+@pytest.mark.parametrize("ratio", [1.1, 1.3, 1.5, 1.69, 1.9])
+def test_auto_downscale_below_2x_stays_close_to_inter_area(ratio):
+    # what a shrink-on-load decode leaves: a photo decoded at 1/2, then shrunk < 2x;
+    # the truth is the full-size photo area-averaged straight to the target
+    from imagestag_plugins.app.samples import photo_like_array
+
+    full = photo_like_array(2740, 1826, seed=4)
+    src = cv2.resize(full, (1370, 913), interpolation=cv2.INTER_AREA)
+    size = (int(1370 / ratio), int(913 / ratio))
+    truth = cv2.resize(full.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    auto = _psnr(resize_array(src, size), truth)
+    area = _psnr(cv2.resize(src, size, interpolation=cv2.INTER_AREA), truth)
+    assert auto >= area - 1.5, (auto, area)

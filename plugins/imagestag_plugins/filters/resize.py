@@ -61,7 +61,13 @@ def resize_array(src: np.ndarray, dsize: tuple[int, int],
     ``"auto"`` picks per case:
 
     * upscaling (no axis shrinks): ``INTER_LINEAR``;
-    * shrinking by less than 2x on an axis: ``INTER_AREA``;
+    * shrinking by less than 2x on both axes: ``INTER_CUBIC`` to twice the
+      target, then OpenCV's exact 2x2 ``INTER_AREA`` box average: within about
+      1 dB of a direct ``INTER_AREA`` on photos, at half its cost (its
+      non-integer path is slow).  This is what a shrink-on-load decode leaves
+      for the final step: a 20 MP photo decoded at 1/2 and fitted into
+      1920x1080;
+    * other shrinks by less than 2x on an axis: ``INTER_AREA``;
     * shrinking by 2x or more on both axes: an exact integer pre-shrink with
       ``INTER_AREA`` by ``k = min(w // tw, h // th)`` (the same factor on both
       axes: OpenCV has a SIMD path for 2x2 and a non-uniform factor measured
@@ -85,6 +91,10 @@ def resize_array(src: np.ndarray, dsize: tuple[int, int],
         return cv2.resize(src, dsize, interpolation=cv2.INTER_LINEAR)
     factor = min(w // target_w, h // target_h)
     if factor <= 1:
+        if target_w < w < 2 * target_w and target_h < h < 2 * target_h:
+            twice = cv2.resize(src, (2 * target_w, 2 * target_h),
+                               interpolation=cv2.INTER_CUBIC)
+            return cv2.resize(twice, dsize, interpolation=cv2.INTER_AREA)
         return cv2.resize(src, dsize, interpolation=cv2.INTER_AREA)
     crop_w, crop_h = w - w % factor, h - h % factor
     x0, y0 = (w - crop_w) // 2, (h - crop_h) // 2
