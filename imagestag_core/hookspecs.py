@@ -223,5 +223,5 @@ def register_video_backends(register: RegisterVideoBackend) -> None:
             ``can_open(source)``, ``open_reader(source)`` and
             ``open_writer(path, reader, ...)``.  ``imagestag run`` picks one
             by ``--video-backend NAME``, else the first that can open the
-            input (pluggy's call order: ``tryfirst`` goes first).
+            input, highest ``priority`` (an optional int, default 0) first.
     """
