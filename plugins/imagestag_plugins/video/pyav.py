@@ -39,11 +39,27 @@ _POLL_S = 0.1
 _END = object()
 
 
+_native_log = threading.Lock()
+_native_log_set = False
+
+
+def _log_natively() -> None:
+    """FFmpeg's own warnings go to descriptor 2, as OpenCV's FFmpeg does (PyAV drops them):
+    the ``imagestag`` command hides them unless ``-v``."""
+    global _native_log_set
+    with _native_log:
+        if not _native_log_set:
+            av.logging.restore_default_callback()
+            av.logging.set_libav_level(av.logging.ERROR)
+            _native_log_set = True
+
+
 class PyAVReader:
     """Frames of ``source`` as BGR :class:`Image` s with ``frame``, ``pts`` and ``time_base``."""
 
     def __init__(self, source: str) -> None:
         self.source = source
+        _log_natively()
         try:
             self._container = av.open(source)
         except (av.FFmpegError, OSError) as exc:
