@@ -37,6 +37,8 @@ from .hookspecs import (
     RegisterCommand,
     RegisterExecutor,
     RegisterFilter,
+    RegisterVideoBackend,
+    VideoBackend,
     hookimpl,
 )
 from .image import Image
@@ -63,12 +65,12 @@ __version__ = "0.1.0"
 __all__ = [
     "BackpressureError", "Codec", "CodecError", "Command", "ContractViolation", "DecodeError",
     "DecompressionBombError", "DuplicateNameError", "Executor", "ExecutorClosedError",
-    "ExecutorMetrics", "Filter", "FilterParameterError", "FilterPipeline", "FrameError",
-    "Image", "ImageError", "ImageFileNotFoundError", "ImageInfo", "ImagestagError",
-    "InjectedFault", "PipelineError", "PixelFormat", "PluginError", "PluginLoadError",
-    "RegisterCodec", "RegisterColormap", "RegisterCommand", "RegisterExecutor",
-    "RegisterFilter", "Registry", "RegistryEntry", "SpecError", "StageMetrics",
-    "UnknownNameError", "get_codec", "get_colormap", "get_executor", "get_filter",
+    "ExecutorMetrics", "Filter", "FilterParameterError", "FilterPipeline", "FrameError", "Image",
+    "ImageError", "ImageFileNotFoundError", "ImageInfo", "ImagestagError", "InjectedFault",
+    "PipelineError", "PixelFormat", "PluginError", "PluginLoadError", "RegisterCodec",
+    "RegisterColormap", "RegisterCommand", "RegisterExecutor", "RegisterFilter",
+    "RegisterVideoBackend", "Registry", "RegistryEntry", "SpecError", "StageMetrics",
+    "UnknownNameError", "VideoBackend", "get_codec", "get_colormap", "get_executor", "get_filter",
     "get_plugin_manager", "hookimpl", "list_codecs", "list_colormaps", "list_commands",
     "list_executors", "list_filters", "param", "register_filter",
 ]

@@ -15,24 +15,10 @@ from difflib import get_close_matches
 from typing import Any
 
 __all__ = [
-    "BackpressureError",
-    "CodecError",
-    "ContractViolation",
-    "DecodeError",
-    "DecompressionBombError",
-    "DuplicateNameError",
-    "ExecutorClosedError",
-    "FilterParameterError",
-    "FrameError",
-    "ImageError",
-    "ImageFileNotFoundError",
-    "ImagestagError",
-    "InjectedFault",
-    "PipelineError",
-    "PluginError",
-    "PluginLoadError",
-    "SpecError",
-    "UnknownNameError",
+    "BackpressureError", "CodecError", "ContractViolation", "DecodeError", "DecompressionBombError",
+    "DuplicateNameError", "ExecutorClosedError", "FilterParameterError", "FrameError", "ImageError",
+    "ImageFileNotFoundError", "ImagestagError", "InjectedFault", "PipelineError", "PluginError",
+    "PluginLoadError", "SpecError", "UnknownNameError",
 ]
 
 

@@ -129,15 +129,16 @@ def _build_codec(codec: Any) -> Built:
     return codec.name, codec, (), False
 
 
-def _build_command(command: Any) -> Built:
-    missing = [a for a in ("name", "help", "configure", "run") if not hasattr(command, a)]
-    if missing:
-        raise PluginError(f"register_commands: {command!r} lacks {', '.join(missing)}")
-    name = command.name
-    if not isinstance(name, str) or not _COMMAND_RE.fullmatch(name):
-        raise PluginError(f"register_commands: invalid command name {name!r}; use "
-                          f"lower-case letters, digits, '-' and '_'")
-    return name, command, (), bool(getattr(command, "hidden", False))
+def _object_builder(hook: str, attrs: tuple[str, ...]) -> Builder:
+    def build(obj: Any) -> Built:
+        missing = [a for a in attrs if not hasattr(obj, a)]
+        if missing:
+            raise PluginError(f"{hook}: {obj!r} lacks {', '.join(missing)}")
+        if not isinstance(obj.name, str) or not _COMMAND_RE.fullmatch(obj.name):
+            raise PluginError(f"{hook}: invalid name {obj.name!r}; use lower-case letters, "
+                              f"digits, '-' and '_'")
+        return obj.name, obj, (), bool(getattr(obj, "hidden", False))
+    return build
 
 
 REGISTER_HOOKS = (
@@ -145,10 +146,13 @@ REGISTER_HOOKS = (
     RegisterHook("register_executors", "executors", _class_builder("executor", _executor_base)),
     RegisterHook("register_colormaps", "colormaps", _build_colormap),
     RegisterHook("register_codecs", "codecs", _build_codec),
-    RegisterHook("register_commands", "commands", _build_command),
+    RegisterHook("register_commands", "commands",
+                 _object_builder("register_commands", ("name", "help", "configure", "run"))),
+    RegisterHook("register_video_backends", "video_backends", _object_builder(
+        "register_video_backends", ("name", "can_open", "open_reader", "open_writer"))),
 )
 KINDS = {"filters": "filter", "executors": "executor", "colormaps": "colormap",
-          "codecs": "codec", "commands": "command"}
+         "codecs": "codec", "commands": "command", "video_backends": "video backend"}
 
 
 Report = Callable[[list[PluginError], PluginError, "BaseException | None"], None]

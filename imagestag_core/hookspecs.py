@@ -37,14 +37,8 @@ if TYPE_CHECKING:
     from .filter import Filter
 
 __all__ = [
-    "Command",
-    "RegisterCodec",
-    "RegisterColormap",
-    "RegisterCommand",
-    "RegisterExecutor",
-    "RegisterFilter",
-    "hookimpl",
-    "hookspec",
+    "Command", "RegisterCodec", "RegisterColormap", "RegisterCommand", "RegisterExecutor",
+    "RegisterFilter", "RegisterVideoBackend", "VideoBackend", "hookimpl", "hookspec",
 ]
 
 hookspec = pluggy.HookspecMarker("imagestag")
@@ -100,6 +94,43 @@ class Command(Protocol):
 
 class RegisterCommand(Protocol):
     def __call__(self, command: Command) -> None: ...
+
+
+class VideoBackend(Protocol):
+    """Reads and writes video: what ``imagestag run`` uses for a video or camera.
+
+    ``name`` (``[a-z][a-z0-9_-]*``) is what ``--video-backend`` picks;
+    ``can_open(source)`` says whether it reads ``source`` (a path, or an
+    ``int`` camera index) without opening it for long.
+
+    ``open_reader(source)`` returns a reader: iterating it yields each frame as
+    an :class:`~imagestag_core.Image` (BGR or RGB) whose metadata holds
+    ``frame`` (index), ``pts`` and ``time_base`` (``None`` where unknown);
+    its attributes are ``source``, ``fps`` (nominal), ``frame_count`` (``None``
+    where the container does not say), ``rotation`` (display rotation in
+    degrees, known once a frame is read) and ``close()``.  Decoding may run in
+    the back-end's own threads.
+
+    ``open_writer(path, reader, *, codec=None, crf=None, bitrate=None)``
+    returns a writer with ``write(image)`` and ``close(keep=True)``
+    (``keep=False`` leaves no file).  It follows ``reader``'s frame rate, frame
+    timestamps and rotation, and copies its source's audio unchanged where it
+    can; ``codec`` names an encoder, ``crf``/``bitrate`` set the quality.
+    A setting it cannot honour raises :class:`~imagestag_core.ImagestagError`.
+    """
+
+    name: str
+
+    def can_open(self, source: str | int) -> bool: ...
+
+    def open_reader(self, source: str | int) -> Any: ...
+
+    def open_writer(self, path: str, reader: Any, *, codec: str | None = None,
+                    crf: int | None = None, bitrate: int | None = None) -> Any: ...
+
+
+class RegisterVideoBackend(Protocol):
+    def __call__(self, backend: VideoBackend) -> None: ...
 
 
 @hookspec
@@ -178,4 +209,19 @@ def register_commands(register: RegisterCommand) -> None:
             ``bench``, ``demo``, ``plugins`` and ``filters`` are registered
             this way too.  A plugin whose hook raises is reported and skipped;
             the other commands keep working.
+    """
+
+
+@hookspec
+def register_video_backends(register: RegisterVideoBackend) -> None:
+    """Register video back-ends (readers and writers of video files and cameras).
+
+    Call ``register(backend)`` once per back-end.
+
+    Args:
+        register: ``backend`` follows :class:`VideoBackend`: ``name``,
+            ``can_open(source)``, ``open_reader(source)`` and
+            ``open_writer(path, reader, ...)``.  ``imagestag run`` picks one
+            by ``--video-backend NAME``, else the first that can open the
+            input, highest ``priority`` (an optional int, default 0) first.
     """

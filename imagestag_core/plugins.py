@@ -60,37 +60,16 @@ if TYPE_CHECKING:
     from .codec import Codec
     from .executor import Executor
     from .filter import Filter
-    from .hookspecs import Command
+    from .hookspecs import Command, VideoBackend
     from .pipeline import FilterPipeline
 
 __all__ = [
-    "ENTRY_POINT_GROUP",
-    "LOCAL_PROVIDER",
-    "PluginManager",
-    "PluginWarning",
-    "Registry",
-    "RegistryEntry",
-    "codec_for_data",
-    "codec_for_path",
-    "create_plugin_manager",
-    "get_codec",
-    "get_colormap",
-    "get_command",
-    "get_executor",
-    "get_executor_class",
-    "get_filter",
-    "get_plugin_manager",
-    "list_codecs",
-    "list_colormaps",
-    "list_commands",
-    "list_executors",
-    "list_filters",
-    "normalize",
-    "register_filter",
-    "registry_name_of",
-    "reset_plugin_manager",
-    "use_plugin_manager",
-    "validate_lut",
+    "ENTRY_POINT_GROUP", "LOCAL_PROVIDER", "PluginManager", "PluginWarning", "Registry",
+    "RegistryEntry", "codec_for_data", "codec_for_path", "create_plugin_manager", "get_codec",
+    "get_colormap", "get_command", "get_executor", "get_executor_class", "get_filter",
+    "get_plugin_manager", "get_video_backend", "list_codecs", "list_colormaps", "list_commands",
+    "list_executors", "list_filters", "list_video_backends", "normalize", "register_filter",
+    "registry_name_of", "reset_plugin_manager", "use_plugin_manager", "validate_lut",
 ]
 
 
@@ -108,7 +87,8 @@ class PluginManager:
 
     Attributes:
         pm: the underlying :class:`pluggy.PluginManager`.
-        filters, executors, colormaps, codecs, commands: the :class:`Registry` of each kind.
+        filters, executors, colormaps, codecs, commands, video_backends: the
+            :class:`Registry` of each kind.
         load_errors: every :class:`~imagestag_core.errors.PluginError` recorded.
         skipped: ``(entry point, reason)`` for entry points the switches left out.
     """
@@ -125,6 +105,7 @@ class PluginManager:
         self.colormaps: Registry[np.ndarray] = ColormapRegistry("colormap", show_hidden=show)
         self.codecs: Registry[Codec] = Registry("codec", show_hidden=show)
         self.commands: Registry[Command] = Registry("command", show_hidden=show)
+        self.video_backends: Registry[VideoBackend] = Registry("video backend")
         self.skipped: list[tuple[str, str]] = []
         self._import_errors: list[PluginError] = []
         self._hook_errors: list[PluginError] = []
@@ -388,6 +369,16 @@ def get_command(name: str) -> Command:
 def list_commands() -> list[RegistryEntry[Command]]:
     """Every registered ``imagestag`` subcommand, sorted by name, with its provider."""
     return get_plugin_manager().commands.list()
+
+
+def get_video_backend(name: str) -> VideoBackend:
+    """The video back-end registered as ``name``."""
+    return get_plugin_manager().video_backends.get(name)
+
+
+def list_video_backends() -> list[RegistryEntry[VideoBackend]]:
+    """Every registered video back-end, sorted by name, with its provider."""
+    return get_plugin_manager().video_backends.list()
 
 
 def register_filter(cls: type[Filter], *, name: str | None = None,

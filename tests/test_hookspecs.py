@@ -17,7 +17,7 @@ HOOKS = sorted(name for name, fn in inspect.getmembers(hookspecs, inspect.isfunc
 
 def test_there_are_hooks() -> None:
     assert HOOKS == ["register_codecs", "register_colormaps", "register_commands",
-                     "register_executors", "register_filters"]
+                     "register_executors", "register_filters", "register_video_backends"]
 
 
 @pytest.mark.parametrize("hook", HOOKS)
@@ -86,3 +86,40 @@ def test_register_commands_rejects_objects_that_are_not_commands(pm) -> None:
     pm.strict = True
     with pytest.raises(PluginLoadError, match="lacks name, help, configure, run"):
         pm.register_plugin(Plugin(), name="bad-command")
+
+
+class _NullBackend:
+    name = "null-video"
+
+    def can_open(self, source: object) -> bool:
+        return source == "null:"
+
+    def open_reader(self, source: object) -> object:
+        return iter(())
+
+    def open_writer(self, path: str, reader: object, **options: object) -> object:
+        return None
+
+
+def test_register_video_backends_collects_backends_with_their_provider(pm) -> None:
+    class Plugin:
+        @hookimpl
+        def register_video_backends(self, register):
+            register(_NullBackend())
+
+    pm.register_plugin(Plugin(), name="null-video-plugin")
+    entry = pm.video_backends.lookup("null-video")
+    assert entry.plugin == "null-video-plugin" and entry.obj.can_open("null:")
+    assert pm.registry("video_backend") is pm.video_backends
+
+
+def test_register_video_backends_rejects_objects_without_reader_and_writer(pm) -> None:
+    class Plugin:
+        @hookimpl
+        def register_video_backends(self, register):
+            register(_NullBackend())
+            register(type("Half", (), {"name": "half", "can_open": print})())
+
+    pm.strict = True
+    with pytest.raises(PluginLoadError, match="lacks open_reader, open_writer"):
+        pm.register_plugin(Plugin(), name="half-video")

@@ -12,7 +12,7 @@ import pytest
 
 from imagestag_core.lazy_import import lazy_module
 
-HEAVY = ("cv2", "matplotlib", "tqdm", "PIL")
+HEAVY = ("cv2", "av", "matplotlib", "tqdm", "PIL")
 
 # What `imagestag plugins` does: import the core, build the plugin manager, list
 # every registry.  Prints the heavy modules that got imported along the way.
@@ -22,6 +22,8 @@ LIST_PLUGINS = (
     "manager = get_plugin_manager()\n"
     "assert imagestag_core.list_filters() and imagestag_core.list_codecs()\n"
     "assert imagestag_core.list_executors() and imagestag_core.list_colormaps()\n"
+    "from imagestag_core.plugins import list_video_backends\n"
+    "assert [e.name for e in list_video_backends()] == ['opencv', 'pyav']\n"
     f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})))\n"
 )
 

@@ -25,18 +25,7 @@ from .store import ErrorPolicy, Outcome, ResultStore
 from .workers import StageFailed, apply_stage
 
 __all__ = [
-    "ErrorPolicy",
-    "Executor",
-    "ExecutorMetrics",
-    "OpenCVThreads",
-    "Outcome",
-    "ProgressCallback",
-    "ResultStore",
-    "Span",
-    "StageFailed",
-    "StageMetrics",
-    "StageStats",
-    "apply_stage",
-    "available_cpus",
-    "opencv_threads",
+    "ErrorPolicy", "Executor", "ExecutorMetrics", "OpenCVThreads", "Outcome", "ProgressCallback",
+    "ResultStore", "Span", "StageFailed", "StageMetrics", "StageStats", "apply_stage",
+    "available_cpus", "opencv_threads",
 ]

@@ -1,10 +1,13 @@
 """What ``imagestag run`` does with a video file or a camera.
 
-``cv2.VideoCapture`` reads a file or a camera; results are written with
-``cv2.VideoWriter`` at the source fps (or as numbered images into a folder).
-File input never drops a frame.  ``live`` (always on for a camera) paces file
-input at the source fps and drops frames when the pipeline falls behind: via
-the executor's ``overflow="drop_oldest"`` where it accepts that option
+A video back-end (``register_video_backends``; built-in ``pyav``, falling back
+to ``opencv``) reads the file or camera and writes the result video; results
+can also go to a folder as numbered images.  ``--video-backend NAME`` picks the
+writer and, where it can open the source, the reader (a camera the named one
+cannot open is read by the first back-end that can).  File input never drops a
+frame.  ``live`` (always on for a camera) paces file input at the source fps
+and drops frames when the pipeline falls behind: via the executor's
+``overflow="drop_oldest"`` where it accepts that option
 (``Executor.accepted_options()``), else by not submitting a frame while the
 in-flight window is full.
 """
@@ -14,26 +17,24 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imagestag_core.atomic import replace_atomic, temp_path, write_atomic
+from imagestag_core.atomic import write_atomic
 from imagestag_core.errors import FrameError, ImagestagError
 from imagestag_core.executor import Executor
+from imagestag_core.hookspecs import VideoBackend
 from imagestag_core.image import Image
 from imagestag_core.pipeline import FilterPipeline
-from imagestag_core.pixel_format import PixelFormat
-from imagestag_core.plugins import get_executor_class
+from imagestag_core.plugins import get_executor_class, get_plugin_manager
 
 from .planning import check_output_dir
 from .runner import RunControl, RunReport, build_executor, describe, tick
 
-__all__ = ["VIDEO_EXTENSIONS", "is_video", "run_video"]
+__all__ = ["VIDEO_EXTENSIONS", "VideoOptions", "choose_backends", "is_video", "run_video"]
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv")
-#: FourCC per output container; MJPG/mp4v ship with every OpenCV build
-_FOURCC = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v",
-           ".webm": "VP80", ".mpg": "MPG1", ".mpeg": "MPG1", ".wmv": "WMV2"}
 
 
 def is_video(path: str | os.PathLike[str]) -> bool:
@@ -41,94 +42,117 @@ def is_video(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
+@dataclass(frozen=True)
+class VideoOptions:
+    """How to write a video: back-end name (None: the best that opens the input),
+    encoder (``--video-codec``), ``crf`` or ``bitrate`` (bits per second)."""
+
+    backend: str | None = None
+    codec: str | None = None
+    crf: int | None = None
+    bitrate: int | None = None
 
 
-class _FrameSink:
-    """Writes result frames to a video file (temp name, renamed on close) or a folder."""
+def choose_backends(source: str | int,
+                    name: str | None = None) -> tuple[VideoBackend, VideoBackend]:
+    """``(reader back-end, writer back-end)`` for ``source``.
 
-    def __init__(self, out: Path, fps: float) -> None:
+    By name the writer is that back-end, and so is the reader where it can open
+    ``source``; otherwise both are the first that can, highest ``priority`` first.
+    """
+    registry = get_plugin_manager().video_backends
+    ranked = sorted(registry.list(), key=lambda e: -int(getattr(e.obj, "priority", 0)))
+    able = [e.obj for e in ranked if e.obj.can_open(source)]
+    if name is not None:
+        chosen = registry.get(name)
+        return (chosen if chosen.can_open(source) else able[0] if able else chosen), chosen
+    if not able:
+        what = f"camera {source}" if isinstance(source, int) else repr(source)
+        raise ImagestagError(f"no video back-end can open {what}; installed: "
+                             f"{', '.join(registry.names()) or '(none)'}")
+    return able[0], able[0]
+
+
+class _FolderSink:
+    """Writes result frames as numbered images into a folder."""
+
+    def __init__(self, out: Path) -> None:
+        check_output_dir(out)
         self.out = out
-        self.fps = fps
-        self.video = is_video(out)
-        self.writer: Any = None
         self.count = 0
-        self.tmp: Path | None = None
-        if self.video:
-            parent = out.parent
-            if not parent.is_dir():
-                raise ImagestagError(f"the output folder {str(parent)!r} does not exist")
-            if not os.access(parent, os.W_OK):
-                raise ImagestagError(f"cannot write to the output folder {str(parent)!r}")
-        else:
-            check_output_dir(out)
 
     def write(self, image: Image) -> None:
-        import cv2
-
-        if not self.video:
-            ext = image.codec.extensions[0] if image.codec is not None else ".png"
-            dst = self.out / f"frame_{self.count:06d}{ext}"
-            data = image.encoded if image.encoded is not None else image.encode("png")
-            write_atomic(dst, data)
-            self.count += 1
-            return
-        pixels = image.get_pixels(PixelFormat.BGR)
-        if self.writer is None:
-            fourcc = _FOURCC.get(self.out.suffix.lower(), "mp4v")
-            # keep the real extension last: VideoWriter picks the container from it
-            self.tmp = temp_path(self.out, suffix=self.out.suffix)
-            self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter.fourcc(*fourcc),
-                                          self.fps, (image.width, image.height))
-            if not self.writer.isOpened():
-                self.writer = None
-                self.tmp.unlink(missing_ok=True)
-                raise ImagestagError(f"OpenCV cannot write {str(self.out)!r} with the "
-                                     f"{fourcc!r} codec; try an .avi or .mp4 output")
-            self.size = image.size
-        if image.size != self.size:
-            raise ImagestagError(f"frame {self.count} is {image.width}x{image.height}, but the "
-                                 f"video is {self.size[0]}x{self.size[1]}; a video needs one "
-                                 f"size (use a fixed-size resize)")
-        self.writer.write(pixels)
+        ext = image.codec.extensions[0] if image.codec is not None else ".png"
+        data = image.encoded if image.encoded is not None else image.encode("png")
+        write_atomic(self.out / f"frame_{self.count:06d}{ext}", data)
         self.count += 1
 
     def close(self, keep: bool = True) -> None:
-        if self.writer is not None:
-            self.writer.release()
-            self.writer = None
-            assert self.tmp is not None
-            if keep:
-                replace_atomic(self.tmp, self.out)
-            else:
-                self.tmp.unlink(missing_ok=True)
+        pass
+
+
+class _VideoSink:
+    """Counts what a back-end's writer writes; checks the output folder first."""
+
+    def __init__(self, writer: Any, out: Path) -> None:
+        parent = out.parent
+        if not parent.is_dir():
+            raise ImagestagError(f"the output folder {str(parent)!r} does not exist")
+        if not os.access(parent, os.W_OK):
+            raise ImagestagError(f"cannot write to the output folder {str(parent)!r}")
+        self.writer = writer
+        self.count = 0
+
+    def write(self, image: Image) -> None:
+        self.writer.write(image)
+        self.count += 1
+
+    def close(self, keep: bool = True) -> None:
+        self.writer.close(keep=keep)
+
+
+def open_reader(source: str | int, video: VideoOptions | None = None) -> Any:
+    """The reader ``run_video`` would use for ``source`` (the CLI asks it for the frame count)."""
+    return choose_backends(source, (video or VideoOptions()).backend)[0].open_reader(source)
 
 
 def run_video(pipeline: FilterPipeline, source: str | int, out: Path, *,
               executor: str = "streaming", workers: int | None = None, live: bool = False,
               on_error: str = "raise", overwrite: bool = False, trace: bool = False,
-              control: RunControl | None = None) -> RunReport:
-    """Run ``pipeline`` over a video file or camera index; see the module docs."""
-    import cv2
+              control: RunControl | None = None, video: VideoOptions | None = None,
+              reader: Any = None) -> RunReport:
+    """Run ``pipeline`` over a video file or camera index; see the module docs.
 
+    ``reader`` is one already opened by :func:`open_reader` (closed here)."""
     control = control or RunControl()
+    video = video or VideoOptions()
     camera = isinstance(source, int)
-    if not camera and not Path(str(source)).is_file():
-        raise ImagestagError(f"input video {str(source)!r} does not exist")
-    if out.exists() and is_video(out):
-        if not camera and out.resolve() == Path(str(source)).resolve():
-            raise ImagestagError(f"refusing to overwrite the input {str(source)!r}")
-        if not overwrite:
-            raise ImagestagError(f"output {str(out)!r} exists; pass --overwrite to replace it")
-    cap = cv2.VideoCapture(source)
-    if not cap.isOpened():
-        what = f"camera {source}" if camera else f"video {str(source)!r}"
-        raise ImagestagError(f"OpenCV cannot open {what}")
-    fps = cap.get(cv2.CAP_PROP_FPS)
-    fps = fps if 0 < fps < 1000 else 30.0
+    try:
+        if not camera and not Path(str(source)).is_file():
+            raise ImagestagError(f"input video {str(source)!r} does not exist")
+        if out.exists() and is_video(out):
+            if not camera and out.resolve() == Path(str(source)).resolve():
+                raise ImagestagError(f"refusing to overwrite the input {str(source)!r}")
+            if not overwrite:
+                raise ImagestagError(f"output {str(out)!r} exists; pass --overwrite to "
+                                     f"replace it")
+        reading, writing = choose_backends(source, video.backend)
+        if reader is None:
+            reader = reading.open_reader(source)
+    except BaseException:
+        if reader is not None:
+            reader.close()
+        raise
+    fps = reader.fps
     live = live or camera
     report = RunReport(output=str(out))
     try:
-        sink = _FrameSink(out, fps)
+        sink: _FolderSink | _VideoSink
+        if is_video(out):
+            sink = _VideoSink(writing.open_writer(str(out), reader, codec=video.codec,
+                                                  crf=video.crf, bitrate=video.bitrate), out)
+        else:
+            sink = _FolderSink(out)
         cls = get_executor_class(executor)
         options: dict[str, Any] = {"on_error": "collect"}
         executor_drops = live and "overflow" in cls.accepted_options()
@@ -153,17 +177,15 @@ def run_video(pipeline: FilterPipeline, source: str | int, out: Path, *,
         try:
             with ex:
                 if live:
-                    _live_loop(cap, ex, fps, camera, executor_drops, report, control, consume)
+                    _live_loop(reader, ex, fps, camera, executor_drops, report, control,
+                               consume)
                 else:
                     def frames() -> Iterator[Image]:
-                        index = 0
-                        while not control.stop.is_set():
-                            ok, frame = cap.read()
-                            if not ok:
+                        for frame in reader:
+                            if control.stop.is_set():
                                 return
                             report.frames_in += 1
-                            yield Image(frame, PixelFormat.BGR, metadata={"frame": index})
-                            index += 1
+                            yield frame
 
                     for result in ex.imap(frames()):
                         consume(result)
@@ -183,11 +205,11 @@ def run_video(pipeline: FilterPipeline, source: str | int, out: Path, *,
         if trace:
             report.trace = ex.trace_events()
     finally:
-        cap.release()
+        reader.close()
     return report
 
 
-def _live_loop(cap: Any, ex: Executor, fps: float, camera: bool, executor_drops: bool,
+def _live_loop(reader: Any, ex: Executor, fps: float, camera: bool, executor_drops: bool,
                report: RunReport, control: RunControl,
                consume: Callable[[Any], None]) -> None:
     """Feed frames as a camera would: paced, never waiting for the pipeline."""
@@ -210,9 +232,8 @@ def _live_loop(cap: Any, ex: Executor, fps: float, camera: bool, executor_drops:
             consume(result)
 
     index = 0
-    while not control.stop.is_set():
-        ok, frame = cap.read()
-        if not ok:
+    for frame in reader:
+        if control.stop.is_set():
             break
         report.frames_in += 1
         if not camera:
@@ -223,7 +244,7 @@ def _live_loop(cap: Any, ex: Executor, fps: float, camera: bool, executor_drops:
             report.dropped += 1
             tick(control)
             continue
-        ex.submit(Image(frame, PixelFormat.BGR, metadata={"frame": index - 1}))
+        ex.submit(frame)
         submitted += 1
         drain(time.perf_counter())
     for result in ex.results():

@@ -61,6 +61,11 @@ def _print_text() -> None:
     for who, names in by_provider.items():
         preview = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
         print(f"  {who:<22} {len(names):>4} colormaps ({preview})")
+    backends = manager.video_backends.list()
+    print(f"\nVideo back-ends ({len(backends)}):")
+    for backend in backends:
+        print(f"  {backend.name:<18} {provider(backend):<22}  {backend.obj.__doc__ or ''}"
+              .split("\n")[0].rstrip())
     commands = manager.commands.list()
     print(f"\nCommands ({len(commands)}):")
     for command in commands:

@@ -36,20 +36,21 @@ class _Interrupt:
         signal.signal(signal.SIGINT, self.previous)
 
 
-def _frame_count(path: str) -> int | None:
-    import cv2
-
-    cap = cv2.VideoCapture(path)
+def _bitrate(text: str) -> int:
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:].lower(), 1)
     try:
-        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    finally:
-        cap.release()
-    return count if count > 0 else None
+        value = float(text[:-1] if scale > 1 else text) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a bit rate: {text!r} (e.g. 2M, 800k)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"the bit rate must be positive, got {text!r}")
+    return int(value)
 
 
 class RunCommand:
     """``imagestag run SPEC INPUT... -o OUT [--executor NAME] [-j N] [--on-error raise|skip]
-    [--overwrite] [--live] [--camera N] [--trace FILE.json] [-q]``."""
+    [--overwrite] [--live] [--camera N] [--video-backend NAME] [--video-codec NAME]
+    [--crf N | --bitrate B] [--trace FILE.json] [-q]``."""
 
     name = "run"
     help = "run a pipeline over files, folders, globs or a video"
@@ -73,6 +74,17 @@ class RunCommand:
                             help="read camera N instead of files (live)")
         parser.add_argument("--live", action="store_true",
                             help="video file paced at its fps, dropping frames under overload")
+        parser.add_argument("--video-backend", metavar="NAME", default=None,
+                            help="video back-end (pyav, opencv; default: the best "
+                                 "installed one that opens the input)")
+        parser.add_argument("--video-codec", metavar="NAME", default=None,
+                            help="video encoder (default libx264 for .mp4/.mov/.mkv, "
+                                 "libvpx-vp9 for .webm), e.g. libaom-av1")
+        quality = parser.add_mutually_exclusive_group()
+        quality.add_argument("--crf", type=int, default=None, metavar="N",
+                             help="constant quality of the video encoder (x264: 0-51)")
+        quality.add_argument("--bitrate", type=_bitrate, default=None, metavar="B",
+                             help="video bit rate in bits/s (suffix k or M: 2M)")
         parser.add_argument("--trace", metavar="FILE.json",
                             help="write a Chrome trace of the stages")
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -85,7 +97,7 @@ class RunCommand:
         from ..app.planning import check_output_dir, plan_jobs
         from ..app.reports import print_run_summary
         from ..app.runner import RunControl, run_files
-        from ..app.video import is_video, run_video
+        from ..app.video import VideoOptions, is_video, open_reader, run_video
 
         pipeline = FilterPipeline.parse(args.spec)
         if args.on_error not in ("raise", "skip"):
@@ -105,14 +117,23 @@ class RunCommand:
             executor = args.executor or "streaming"
             get_plugin_manager().executors.lookup(executor)
             source: str | int = args.camera if args.camera is not None else args.inputs[0]
-            total = _frame_count(source) if isinstance(source, str) else None
-            control.progress = progress(total, executor, args.quiet)
+            video = VideoOptions(args.video_backend, args.video_codec, args.crf, args.bitrate)
+            if args.crf is not None and args.crf < 0:
+                raise CLIError(f"--crf must be 0 or more, got {args.crf}")
+            if video.backend is not None:
+                get_plugin_manager().video_backends.lookup(video.backend)
+            reader = None
+            if isinstance(source, int) or Path(source).is_file():
+                reader = open_reader(source, video)
+            control.progress = progress(getattr(reader, "frame_count", None), executor,
+                                        args.quiet)
             try:
                 with _Interrupt(control):
                     report = run_video(pipeline, source, out, executor=executor,
                                        workers=args.workers, live=args.live,
                                        on_error=args.on_error, overwrite=args.overwrite,
-                                       trace=bool(args.trace), control=control)
+                                       trace=bool(args.trace), control=control,
+                                       video=video, reader=reader)
             finally:
                 control.progress.close()
         else:
