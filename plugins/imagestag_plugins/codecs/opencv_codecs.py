@@ -1,4 +1,4 @@
-"""JPEG, PNG, WebP, BMP and TIFF through OpenCV's ``imdecode``/``imencode``.
+"""JPEG, PNG, WebP, BMP, TIFF and AVIF through OpenCV's ``imdecode``/``imencode``.
 
 Both calls release the GIL, so a pool of threads decodes and encodes in
 parallel (Pillow's JPEG save does not).  Five small codecs share one module
@@ -53,7 +53,7 @@ from imagestag_core.errors import CodecError, DecodeError
 from imagestag_core.lazy_import import lazy_module
 from imagestag_core.pixel_format import PixelFormat
 
-from . import structure
+from . import isobmff, structure
 
 if TYPE_CHECKING:
     import cv2
@@ -61,7 +61,7 @@ else:
     # OpenCV loads on first use, so listing plugins does not import it.
     cv2 = lazy_module("cv2", globals())
 
-__all__ = ["BmpCodec", "JpegCodec", "PngCodec", "TiffCodec", "WebpCodec"]
+__all__ = ["AvifCodec", "BmpCodec", "JpegCodec", "PngCodec", "TiffCodec", "WebpCodec"]
 
 _U8: np.dtype[Any] = np.dtype(np.uint8)
 _U16: np.dtype[Any] = np.dtype(np.uint16)
@@ -592,7 +592,69 @@ class TiffCodec(_OpenCVCodec):
         return _imencode(".tiff", bgr, [], self.name)
 
 
-CODECS = (JpegCodec(), PngCodec(), WebpCodec(), BmpCodec(), TiffCodec())
+#: irot quarter turns (anticlockwise) and imir axis to the EXIF orientation doing the same
+_HEIF_ORIENTATION = {(0, None): 1, (1, None): 8, (2, None): 3, (3, None): 6,
+                     (0, 1): 2, (0, 0): 4, (1, 1): 7, (1, 0): 5, (2, 1): 4, (2, 0): 2,
+                     (3, 1): 5, (3, 0): 7}
+
+
+def heif_info(header: isobmff.HeifHeader, fmt: PixelFormat) -> ImageInfo:
+    """The ImageInfo of an AVIF/HEIC primary image once its irot/imir are applied."""
+    orientation = _HEIF_ORIENTATION.get((header.rotation, header.mirror), 1)
+    return _info(header.width, header.height, fmt, _U8, orientation)
+
+
+class AvifCodec(_OpenCVCodec):
+    """AVIF (AV1 in HEIF) through OpenCV's libavif; ``quality`` 1..100, alpha kept.
+
+    Decodes to ``GRAY`` for monochrome files, ``BGRA`` with an alpha plane,
+    else ``BGR``; 10/12-bit files are scaled to uint8.  The header and the
+    structure check come from the ISOBMFF boxes (:mod:`.isobmff`).
+    """
+
+    name = "avif"
+    extensions = (".avif",)
+    mime_type = "image/avif"
+
+    def sniff(self, data: bytes) -> bool:
+        return bool(isobmff.brands(data) & {b"avif", b"avis"})
+
+    def _header(self, data: bytes) -> tuple[isobmff.HeifHeader, ImageInfo]:
+        if not self.sniff(data):
+            raise DecodeError(f"not an AVIF file (starts with {bytes(data[:12])!r})")
+        header = isobmff.read_header(data, self.name)
+        if header.alpha:
+            fmt = PixelFormat.BGRA
+        elif header.monochrome or header.channels == 1:
+            fmt = PixelFormat.GRAY
+        else:
+            fmt = PixelFormat.BGR
+        return header, heif_info(header, fmt)
+
+    def probe(self, data: bytes) -> ImageInfo:
+        return self._header(data)[1]
+
+    def check_structure(self, data: bytes, info: ImageInfo) -> None:
+        pass  # read_header, run by every probe, is the check (see isobmff)
+
+    def decode(self, data: bytes, *, reduce: int = 1) -> tuple[np.ndarray, PixelFormat]:
+        _check_reduce(reduce)
+        header, info = self._header(data)
+        array = _imdecode(data, cv2.IMREAD_UNCHANGED, self.name)
+        if array.dtype == _U16:  # 10/12-bit samples, not 16-bit ones
+            array = (array >> (header.depth - 8)).astype(np.uint8)
+        array = _conform(array, info.pixel_format, info.dtype, self.name)
+        return self._orient(array, info.orientation), info.pixel_format
+
+    def encode(self, pixels: np.ndarray, pixel_format: PixelFormat,
+               options: Mapping[str, Any]) -> bytes:
+        _require_dtypes(pixels, pixel_format, (_U8,), self.name)
+        quality = _int_option(options, "quality", 90, 1, 100, self.name)
+        bgr = _to_bgr_family(pixels, pixel_format, keep_alpha=True, keep_gray=True)
+        return _imencode(".avif", bgr, [cv2.IMWRITE_AVIF_QUALITY, quality], self.name)
+
+
+CODECS = (JpegCodec(), PngCodec(), WebpCodec(), BmpCodec(), TiffCodec(), AvifCodec())
 
 
 @hookimpl
