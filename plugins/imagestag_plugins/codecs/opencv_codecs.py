@@ -41,6 +41,8 @@ are, not blended); PNG keeps 16-bit gray; TIFF keeps 16-bit and float32 gray.
 from __future__ import annotations
 
 import functools
+import importlib.util
+import io
 import struct
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -61,7 +63,8 @@ else:
     # OpenCV loads on first use, so listing plugins does not import it.
     cv2 = lazy_module("cv2", globals())
 
-__all__ = ["AvifCodec", "BmpCodec", "JpegCodec", "PngCodec", "TiffCodec", "WebpCodec"]
+__all__ = ["AvifCodec", "BmpCodec", "JpegCodec", "PngCodec", "TiffCodec", "WebpCodec",
+           "require_extra"]
 
 _U8: np.dtype[Any] = np.dtype(np.uint8)
 _U16: np.dtype[Any] = np.dtype(np.uint16)
@@ -110,6 +113,16 @@ def _info(width: int, height: int, fmt: PixelFormat, dtype: np.dtype,
     if orientation >= 5:  # 5..8 transpose the image
         width, height = height, width
     return ImageInfo(width, height, fmt, dtype, orientation)
+
+
+def require_extra(module: str, extra: str, what: str) -> None:
+    """DecodeError naming the optional extra unless ``module`` can be imported."""
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: sys.modules[module] is None
+        found = False
+    if not found:
+        raise DecodeError(f"{what} needs the optional extra: pip install 'imagestag[{extra}]'")
 
 
 # -- TIFF structures (TIFF files and EXIF blocks) ----------------------------------------
@@ -570,10 +583,17 @@ class TiffCodec(_OpenCVCodec):
                 dtype = _U16
             elif bits <= 8:
                 dtype = _U8
+            elif sample_format == 3 and bits in (16, 64):
+                require_extra("tifffile", "tiff", f"a {bits}-bit float TIFF")
+                dtype = _F32  # read by tifffile (OpenCV cannot) and narrowed
             else:
                 raise DecodeError(f"unsupported TIFF gray sample: {bits} bits, "
                                   f"format {sample_format}")
             return _info(width, height, PixelFormat.GRAY, dtype, orientation)
+        if sample_format == 3:
+            raise DecodeError(f"a {samples}-sample {bits}-bit float TIFF has no imagestag "
+                              f"pixel format (colour is uint8, float is GRAY only); split "
+                              f"the channels with tifffile and pass each as a GRAY array")
         alpha = samples == 2 or (samples >= 4 and photometric == 2) or (
             338 in tags and photometric != 5)
         fmt = PixelFormat.BGRA if alpha else PixelFormat.BGR
@@ -581,6 +601,44 @@ class TiffCodec(_OpenCVCodec):
 
     def check_structure(self, data: bytes, info: ImageInfo) -> None:
         structure.check_tiff(data)
+
+    def decode(self, data: bytes, *, reduce: int = 1) -> tuple[np.ndarray, PixelFormat]:
+        tags = _read_ifd(data, {258, 339})
+        if tags.get(339, [1])[0] != 3 or tags.get(258, [32])[0] == 32:
+            return super().decode(data, reduce=reduce)
+        _check_reduce(reduce)
+        info = self.probe(data)
+        self.check_structure(data, info)
+        import tifffile
+
+        try:
+            array = tifffile.imread(io.BytesIO(data), key=0)
+        except Exception as exc:
+            raise DecodeError(f"corrupt tiff data: {exc}") from None
+        return apply_orientation(np.asarray(array, np.float32), info.orientation), \
+            PixelFormat.GRAY
+
+    def select_page(self, data: bytes, page: int) -> bytes:
+        """Page ``page`` as a TIFF of its own: the header's first-IFD offset is
+        pointed at that page's IFD (no pixel data is read or copied)."""
+        if not self.sniff(data):
+            raise DecodeError(f"not a TIFF file (starts with {bytes(data[:4])!r})")
+        big = data[:2] == b"MM"
+        bigtiff = _u16(data, 2, big) == 43
+        order: Literal["big", "little"] = "big" if big else "little"
+        at, size, count_size, entry_size = (8, 8, 8, 20) if bigtiff else (4, 4, 2, 12)
+        offset, seen = int.from_bytes(data[at:at + size], order), set()
+        for index in range(page):
+            _need(data, offset + count_size, "TIFF IFD")
+            count = int.from_bytes(data[offset:offset + count_size], order)
+            link = offset + count_size + count * entry_size
+            _need(data, link + size, "TIFF IFD")
+            seen.add(offset)
+            offset = int.from_bytes(data[link:link + size], order)
+            if offset == 0 or offset in seen:
+                raise DecodeError(f"page={page} is past the end: the TIFF has {index + 1} "
+                                  f"page{'s' if index else ''}")
+        return data[:at] + offset.to_bytes(size, order) + data[at + size:]
 
     def _orient(self, array: np.ndarray, orientation: int) -> np.ndarray:
         return array  # OpenCV's TIFF decoder applies the Orientation tag itself
