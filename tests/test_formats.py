@@ -96,3 +96,94 @@ def test_without_tifffile_a_float64_tiff_names_the_extra(tmp_path):
     done = _blocked("tifffile", f"from imagestag_core import Image; Image({str(path)!r})")
     assert "a 64-bit float TIFF needs the optional extra: pip install 'imagestag[tiff]'" in (
         done.stderr.strip().splitlines()[-1])
+
+
+# -- probe == decode for files other libraries wrote -------------------------------------
+
+SMALL = RNG.integers(0, 256, (41, 63, 3), dtype=np.uint8)
+
+
+def _pil(fmt: str, mode: str, **options: object) -> bytes:
+    from PIL import Image as PILImage
+
+    buffer = io.BytesIO()
+    PILImage.fromarray(SMALL).convert(mode).save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def _cv2(ext: str, pixels: np.ndarray) -> bytes:
+    import cv2
+
+    ok, buffer = cv2.imencode(ext, pixels)
+    assert ok
+    return buffer.tobytes()
+
+
+def _tifffile(pixels: np.ndarray, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, pixels, **options)
+    return buffer.getvalue()
+
+
+def _heif(mode: str) -> bytes:
+    import pillow_heif
+    from PIL import Image as PILImage
+
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(PILImage.fromarray(SMALL).convert(mode)).save(buffer)
+    return buffer.getvalue()
+
+
+FOREIGN = {
+    **{f"pil-{f.lower()}-{m}": (lambda f=f, m=m: _pil(f, m))
+       for f in ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF", "AVIF")
+       for m in ("RGB", "L", "RGBA") if not (f in ("JPEG", "BMP") and m == "RGBA")},
+    "pil-gif-transparent": lambda: _pil("GIF", "P", transparency=0),
+    **{f"cv2-{ext[1:]}-{n}": (lambda ext=ext, p=p: _cv2(ext, p))
+       for ext in (".png", ".jpg", ".webp", ".bmp", ".tiff", ".avif")
+       for n, p in (("bgr", SMALL), ("gray", SMALL[:, :, 0].copy()),
+                    ("bgra", np.dstack([SMALL, SMALL[:, :, 0]])))},
+    "tifffile-rgb": lambda: _tifffile(SMALL, photometric="rgb"),
+    "tifffile-gray16": lambda: _tifffile(SMALL[:, :, 0].astype(np.uint16) * 257),
+    "tifffile-float32": lambda: _tifffile(SMALL[:, :, 0].astype(np.float32)),
+    "tifffile-float64-deflate": lambda: _tifffile(SMALL[:, :, 0] / 3.0, compression="zlib"),
+    "tifffile-pages": lambda: _tiff_pages(SMALL[:, :, 0].copy(), SMALL),
+    "pillow-heif-rgb": lambda: _heif("RGB"),
+    "pillow-heif-rgba": lambda: _heif("RGBA"),
+}
+
+
+@pytest.mark.parametrize("name", FOREIGN)
+def test_probe_agrees_with_decode_for_files_other_libraries_wrote(name):
+    image = Image(FOREIGN[name]())
+    announced = (image.size, image.pixel_format, image.dtype)
+    pixels = image.get_pixels()  # the core raises if decode disagrees; check it here too
+    assert ((pixels.shape[1], pixels.shape[0]), image.pixel_format, pixels.dtype) == announced
+    assert image.encoded_format in name.replace("jpg", "jpeg").replace("pillow-heif", "heif")
+
+
+def test_gif_frames_are_a_sequence_and_the_image_is_the_first():
+    from imagestag_plugins.codecs.gif import GifCodec
+    from PIL import Image as PILImage
+
+    frames = [PILImage.fromarray(np.full((9, 11, 3), 60 * i, np.uint8)) for i in range(4)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=40)
+    data = buffer.getvalue()
+    decoded = [pixels[0, 0, 0] for pixels, _ in GifCodec().frames(data)]
+    assert decoded == [0, 60, 120, 180]
+    assert Image(data).get_pixels()[0, 0, 0] == 0
+
+
+def test_without_pillow_heif_a_heic_input_is_one_line_naming_the_extra(tmp_path):
+    path = tmp_path / "photo.heic"
+    path.write_bytes(_heif("RGB"))
+    done = _blocked("pillow_heif", "from imagestag_plugins.app.main import main; "
+                                   f"raise SystemExit(main(['run', 'grayscale', {str(path)!r},"
+                                   f" '-o', {str(tmp_path / 'out')!r}]))")
+    assert done.returncode != 0
+    assert "HEIC needs the optional extra: pip install 'imagestag[heif]'" in done.stderr
+    listing = _blocked("pillow_heif", "from imagestag_plugins.app.main import main; "
+                                      "main(['plugins'])")
+    heif_line = next(line for line in listing.stdout.splitlines() if ".heic" in line)
+    assert "not installed: pip install 'imagestag[heif]'" in heif_line

@@ -29,8 +29,9 @@ _ALPHA_URNS = (b"urn:mpeg:mpegB:cicp:systems:auxiliary:alpha",
 class HeifHeader:
     """What the boxes say about the primary image.
 
-    ``width``/``height`` are as stored (``ispe``), before ``rotation`` (quarter
-    turns anticlockwise, ``irot``) and ``mirror`` (``imir`` axis, or None).
+    ``width``/``height`` are as stored (``ispe``, cropped by ``clap``), before
+    ``rotation`` (quarter turns anticlockwise, ``irot``) and ``mirror``
+    (``imir`` axis, or None).
     """
 
     width: int = 0
@@ -141,13 +142,16 @@ def read_header(data: bytes, name: str) -> HeifHeader:
     header = HeifHeader()
     header.alpha = any(k == b"auxC" and any(u in data[b:e] for u in _ALPHA_URNS)
                        for k, b, e in props)
-    av1 = False
+    av1, clap = False, None
     for index in _associations(data, *iprp[b"ipma"], primary):
         if not 1 <= index <= len(props):
             raise _fail(name, f"item {primary} uses property {index}, ipco holds {len(props)}")
         kind, body, end = props[index - 1]
         if kind == b"ispe" and end - body >= 12:
             header.width, header.height = _int(data, body + 4, 4), _int(data, body + 8, 4)
+        elif kind == b"clap" and end - body >= 16:  # clean aperture: a crop
+            crop = [_int(data, body + 4 * k, 4) or 1 for k in range(4)]
+            clap = (crop[0] // crop[1], crop[2] // crop[3])
         elif kind == b"pixi" and end - body >= 5:
             header.channels = data[body + 4]
         elif kind == b"av1C" and end - body >= 3:
@@ -161,6 +165,9 @@ def read_header(data: bytes, name: str) -> HeifHeader:
             header.mirror = data[body] & 1
     if header.width < 1 or header.height < 1:
         raise _fail(name, "the primary item has no image size (ispe)")
+    ispe = (header.width, header.height)
+    if clap is not None and 0 < clap[0] <= header.width and 0 < clap[1] <= header.height:
+        header.width, header.height = clap
     if b"iloc" in children:
         header.extents = [(o, n) for m, o, n in _iloc(data, *children[b"iloc"], primary)
                           if m == 0]
@@ -171,9 +178,10 @@ def read_header(data: bytes, name: str) -> HeifHeader:
     if header.coded_size is None and av1 and header.extents:
         offset, length = header.extents[0]
         header.coded_size = av1_frame_size(data[offset:offset + min(length, 1024)])
-    if header.coded_size is not None and (header.width, header.height) != header.coded_size:
+    if header.coded_size is not None and (ispe[0] > header.coded_size[0] or
+                                          ispe[1] > header.coded_size[1]):
         coded = "x".join(map(str, header.coded_size))
-        raise _fail(name, f"the header claims {header.width}x{header.height}, the AV1 "
+        raise _fail(name, f"the header claims {ispe[0]}x{ispe[1]}, the AV1 "
                           f"sequence header codes {coded}")
     return header
 
