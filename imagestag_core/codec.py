@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .registry import RegistryEntry
 
 __all__ = ["Codec", "ImageInfo", "check_codec", "codec_for_data", "codec_for_path",
-           "decode_with", "get_codec", "list_codecs"]
+           "decode_with", "get_codec", "list_codecs", "select_page"]
 
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
 _MEMBERS = ("name", "extensions", "mime_type", "sniff", "probe", "decode", "encode")
@@ -61,6 +61,9 @@ class Codec(Protocol):
             without the attribute offers none (readers use
             ``getattr(codec, "decode_reductions", ())``), and the pipeline
             then never asks it for a reduced decode.
+        select_page: optional method ``select_page(data, page) -> bytes`` of a
+            multi-page format: page ``page`` (0 first) as a file of its own, what
+            ``Image(path, page=N)`` decodes (see :func:`select_page`).
 
     All methods must be thread-safe and must not keep per-call state.
     """
@@ -115,6 +118,18 @@ def decode_with(codec: Codec, data: bytes, reduce: int = 1) -> tuple[np.ndarray,
     if pixels is None:
         raise DecodeError(f"cannot decode {codec.name} data: corrupt or truncated")
     return pixels, fmt
+
+
+def select_page(codec: Codec, data: bytes, page: int) -> bytes:
+    """The bytes of page ``page`` of a multi-page file as a file of its own, through
+    the codec's optional ``select_page(data, page)``; page 0 of a codec without it
+    is ``data``.  DecodeError past the last page."""
+    select = getattr(codec, "select_page", None)
+    if isinstance(page, bool) or not isinstance(page, int) or page < 0 or (
+            select is None and page):
+        raise CodecError(f"page={page!r}: pages are an int >= 0, and the {codec.name} codec "
+                         f"{'has' if select else 'has no select_page, so only'} page 0")
+    return bytes(select(data, page)) if select else data
 
 
 def check_codec(codec: Any) -> None:

@@ -62,9 +62,7 @@ class DecompressionBombError(ImageError):
             f"the limit of {limit:,}; raise it with imagestag_core.image.set_max_pixels(n) "
             f"or the IMAGESTAG_MAX_PIXELS environment variable if the file is trusted"
         )
-        self.width = width
-        self.height = height
-        self.limit = limit
+        self.width, self.height, self.limit = width, height, limit
 
 
 # --- filters and specs --------------------------------------------------------
@@ -99,10 +97,7 @@ class SpecError(ImagestagError, ValueError):
         if expected:
             detail = f"{detail}\n  expected: {expected}"
         super().__init__(detail)
-        self.text = text
-        self.position = position
-        self.expected = expected
-        self.reason = message
+        self.text, self.position, self.expected, self.reason = text, position, expected, message
 
 
 # --- plugins ------------------------------------------------------------------
@@ -129,10 +124,8 @@ class UnknownNameError(PluginError, LookupError):
         shown = names if len(names) <= _LISTED else [*names[:_LISTED], f"... ({len(names)} in all)"]
         installed = ", ".join(shown) if names else "(none)"
         super().__init__(f"unknown {kind} {name!r}{hint} Installed: {installed}")
-        self.kind = kind
-        self.name = name
+        self.kind, self.name, self.available = kind, name, names
         self.suggestion = matches[0] if matches else None
-        self.available = names
 
     def __str__(self) -> str:  # LookupError would quote the message like a KeyError
         return str(self.args[0])
@@ -145,10 +138,7 @@ class DuplicateNameError(PluginError):
         super().__init__(
             f"{kind} {name!r} is provided by both {first} and {second}; keeping {first}"
         )
-        self.kind = kind
-        self.name = name
-        self.first = first
-        self.second = second
+        self.kind, self.name, self.first, self.second = kind, name, first, second
 
 
 class PluginLoadError(PluginError):
@@ -157,9 +147,7 @@ class PluginLoadError(PluginError):
     def __init__(self, plugin: str, distribution: str | None, error: BaseException | str) -> None:
         where = f" from distribution {distribution!r}" if distribution else ""
         super().__init__(f"plugin {plugin!r}{where} failed to load: {error}")
-        self.plugin = plugin
-        self.distribution = distribution
-        self.error = error
+        self.plugin, self.distribution, self.error = plugin, distribution, error
 
 
 # --- execution ------------------------------------------------------------------
@@ -178,10 +166,7 @@ class PipelineError(ImagestagError, RuntimeError):
         where = f"stage {stage}" if stage else "the executor"
         frame = f"frame {seq}" if seq is not None else "a frame"
         super().__init__(f"{frame} failed in {where}: {type(error).__name__}: {error}")
-        self.seq = seq
-        self.stage = stage
-        self.filter_name = filter_name
-        self.error = error
+        self.seq, self.stage, self.filter_name, self.error = seq, stage, filter_name, error
         self.__cause__ = error
 
 
@@ -195,10 +180,7 @@ class FrameError(ImagestagError):
     def __init__(self, seq: int, stage: str | None, error: BaseException,
                  filter_name: str | None = None) -> None:
         super().__init__(f"frame {seq} failed in stage {stage}: {type(error).__name__}: {error}")
-        self.seq = seq
-        self.stage = stage
-        self.filter_name = filter_name
-        self.error = error
+        self.seq, self.stage, self.filter_name, self.error = seq, stage, filter_name, error
 
     def __bool__(self) -> bool:
         return False

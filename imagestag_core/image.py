@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .atomic import write_atomic
-from .codec import decode_with
+from .codec import decode_with, select_page
 from .errors import CodecError, DecodeError, ImageError, ImagestagError
 from .limits import DEFAULT_MAX_PIXELS, check_pixel_limit, get_max_pixels, set_max_pixels
 from .pixel_format import PixelFormat
@@ -46,6 +46,8 @@ __all__ = ["DEFAULT_MAX_PIXELS", "Image", "convert_pixels", "get_max_pixels", "s
            "validate_array", "write_atomic"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_SHARED_SLOTS = ("_codec", "_dtype", "_encoded", "_format", "_height", "_lock", "_pixels",
+                 "_reduce", "_source_size", "_width")
 
 class Image:
     """An immutable image: pixels, encoded bytes, or both.
@@ -57,6 +59,8 @@ class Image:
             shape when omitted (2-D -> GRAY, 3 channels -> RGB, 4 -> RGBA).
         metadata: a mapping stored read-only on the image; filters pass it on.
         copy: copy the array instead of viewing it (see the module docs).
+        page: for paths and bytes, the page of a multi-page file (0 first), through
+            the codec's ``select_page``; the default is the first page.
 
     An Image is always truthy.  Arrays it hands out are read-only.
     """
@@ -77,7 +81,8 @@ class Image:
     _source_size: tuple[int, int]
 
     def __init__(self, source: Any, pixel_format: PixelFormat | str | None = None, *,
-                 metadata: Mapping[str, Any] | None = None, copy: bool = False) -> None:
+                 metadata: Mapping[str, Any] | None = None, copy: bool = False,
+                 page: int | None = None) -> None:
         meta: dict[str, Any] = {}
         if isinstance(source, Image):
             self._adopt(source)
@@ -88,10 +93,10 @@ class Image:
         elif isinstance(source, np.ndarray):
             self._set_pixels(source, pixel_format, copy=copy)
         elif isinstance(source, (bytes, bytearray, memoryview)):
-            self._set_encoded(bytes(source), None)
+            self._set_encoded(bytes(source), None, page=page)
         elif isinstance(source, (str, os.PathLike)):
             path = Path(source)
-            self._set_encoded(read_file(path), None, path=path)
+            self._set_encoded(read_file(path), None, path=path, page=page)
             meta["path"] = str(path)
         elif is_pil(source):
             array, fmt = from_pil(source)
@@ -103,6 +108,9 @@ class Image:
             )
         if pixel_format is not None and self._encoded is not None and self._pixels is None:
             raise ImageError("pixel_format= applies to arrays only; encoded data carries its own")
+        if page is not None and not isinstance(source, (str, os.PathLike, bytes, bytearray,
+                                                        memoryview)):
+            raise ImageError(f"page={page!r} applies to paths and encoded bytes only")
         if metadata:
             if not isinstance(metadata, Mapping):
                 raise ImageError(f"metadata must be a mapping, got {type(metadata).__name__}")
@@ -112,16 +120,8 @@ class Image:
     # -- construction helpers ---------------------------------------------------
 
     def _adopt(self, other: Image) -> None:
-        self._pixels = other._pixels
-        self._encoded = other._encoded
-        self._codec = other._codec
-        self._format = other._format
-        self._dtype = other._dtype
-        self._width = other._width
-        self._height = other._height
-        self._lock = other._lock
-        self._reduce = other._reduce
-        self._source_size = other._source_size
+        for slot in _SHARED_SLOTS:
+            setattr(self, slot, getattr(other, slot))
 
     def _set_pixels(self, array: np.ndarray, pixel_format: PixelFormat | str | None,
                     *, copy: bool) -> None:
@@ -141,13 +141,15 @@ class Image:
         self._source_size = (self._width, self._height)
 
     def _set_encoded(self, data: bytes, codec: Codec | None, *, path: Path | None = None,
-                     info: ImageInfo | None = None) -> None:
+                     info: ImageInfo | None = None, page: int | None = None) -> None:
         from .plugins import codec_for_data
 
         if not data:
             raise DecodeError(f"empty image data{f' in {str(path)!r}' if path else ''}")
         if codec is None:
             codec = codec_for_data(data, path=path)
+        if page is not None:
+            data = select_page(codec, data, page)
         if info is None:
             try:
                 info = codec.probe(data)

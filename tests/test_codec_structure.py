@@ -80,6 +80,13 @@ def tiff_claiming(width: int, height: int) -> bytes:
     return bytes(data)
 
 
+def avif_claiming(width: int, height: int) -> bytes:
+    data = bytearray(_encoded("avif"))
+    ispe = data.find(b"ispe")
+    data[ispe + 8:ispe + 16] = struct.pack(">II", width, height)
+    return bytes(data)
+
+
 # name -> a hostile file; each claims far more than it holds
 HOSTILE = {
     "png-flipped-idat-length": flipped_png_idat_length,
@@ -90,6 +97,8 @@ HOSTILE = {
     "bmp-13000x13000": lambda: bmp_claiming(BIG, BIG),
     "webp-13000x13000": lambda: webp_lossy_claiming(BIG, BIG),
     "tiff-13000x13000": lambda: tiff_claiming(BIG, BIG),
+    # OpenCV's AVIF reader allocates what ispe claims (974 MB here) and decodes
+    "avif-13000x13000-ispe": lambda: avif_claiming(BIG, BIG),
 }
 
 
@@ -122,6 +131,7 @@ def _all_formats() -> dict[str, bytes]:
     files["webp-lossless"] = _pil("WEBP", lossless=True)
     files["tiff-uncompressed"] = _pil("TIFF")
     files["png-interlaced-pil"] = _pil("PNG", optimize=True)
+    files["avif-pil"] = _pil("AVIF")
     return files
 
 

@@ -38,6 +38,7 @@ EXPECTED = {
     "bmp": [(F.BGR, "uint8"), (F.BGR, "uint8"), (F.BGR, "uint8"), None, None],
     "tiff": [(F.BGR, "uint8"), (F.BGRA, "uint8"), (F.GRAY, "uint8"), (F.GRAY, "uint16"),
              (F.GRAY, "float32")],
+    "avif": [(F.BGR, "uint8"), (F.BGRA, "uint8"), (F.GRAY, "uint8"), None, None],
 }
 
 

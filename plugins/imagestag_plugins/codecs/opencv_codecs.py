@@ -1,4 +1,4 @@
-"""JPEG, PNG, WebP, BMP and TIFF through OpenCV's ``imdecode``/``imencode``.
+"""JPEG, PNG, WebP, BMP, TIFF and AVIF through OpenCV's ``imdecode``/``imencode``.
 
 Both calls release the GIL, so a pool of threads decodes and encodes in
 parallel (Pillow's JPEG save does not).  Five small codecs share one module
@@ -41,6 +41,8 @@ are, not blended); PNG keeps 16-bit gray; TIFF keeps 16-bit and float32 gray.
 from __future__ import annotations
 
 import functools
+import importlib.util
+import io
 import struct
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -53,7 +55,7 @@ from imagestag_core.errors import CodecError, DecodeError
 from imagestag_core.lazy_import import lazy_module
 from imagestag_core.pixel_format import PixelFormat
 
-from . import structure
+from . import isobmff, structure
 
 if TYPE_CHECKING:
     import cv2
@@ -61,7 +63,8 @@ else:
     # OpenCV loads on first use, so listing plugins does not import it.
     cv2 = lazy_module("cv2", globals())
 
-__all__ = ["BmpCodec", "JpegCodec", "PngCodec", "TiffCodec", "WebpCodec"]
+__all__ = ["AvifCodec", "BmpCodec", "JpegCodec", "PngCodec", "TiffCodec", "WebpCodec",
+           "require_extra"]
 
 _U8: np.dtype[Any] = np.dtype(np.uint8)
 _U16: np.dtype[Any] = np.dtype(np.uint16)
@@ -110,6 +113,16 @@ def _info(width: int, height: int, fmt: PixelFormat, dtype: np.dtype,
     if orientation >= 5:  # 5..8 transpose the image
         width, height = height, width
     return ImageInfo(width, height, fmt, dtype, orientation)
+
+
+def require_extra(module: str, extra: str, what: str) -> None:
+    """DecodeError naming the optional extra unless ``module`` can be imported."""
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: sys.modules[module] is None
+        found = False
+    if not found:
+        raise DecodeError(f"{what} needs the optional extra: pip install 'imagestag[{extra}]'")
 
 
 # -- TIFF structures (TIFF files and EXIF blocks) ----------------------------------------
@@ -570,10 +583,17 @@ class TiffCodec(_OpenCVCodec):
                 dtype = _U16
             elif bits <= 8:
                 dtype = _U8
+            elif sample_format == 3 and bits in (16, 64):
+                require_extra("tifffile", "tiff", f"a {bits}-bit float TIFF")
+                dtype = _F32  # read by tifffile (OpenCV cannot) and narrowed
             else:
                 raise DecodeError(f"unsupported TIFF gray sample: {bits} bits, "
                                   f"format {sample_format}")
             return _info(width, height, PixelFormat.GRAY, dtype, orientation)
+        if sample_format == 3:
+            raise DecodeError(f"a {samples}-sample {bits}-bit float TIFF has no imagestag "
+                              f"pixel format (colour is uint8, float is GRAY only); split "
+                              f"the channels with tifffile and pass each as a GRAY array")
         alpha = samples == 2 or (samples >= 4 and photometric == 2) or (
             338 in tags and photometric != 5)
         fmt = PixelFormat.BGRA if alpha else PixelFormat.BGR
@@ -581,6 +601,44 @@ class TiffCodec(_OpenCVCodec):
 
     def check_structure(self, data: bytes, info: ImageInfo) -> None:
         structure.check_tiff(data)
+
+    def decode(self, data: bytes, *, reduce: int = 1) -> tuple[np.ndarray, PixelFormat]:
+        tags = _read_ifd(data, {258, 339})
+        if tags.get(339, [1])[0] != 3 or tags.get(258, [32])[0] == 32:
+            return super().decode(data, reduce=reduce)
+        _check_reduce(reduce)
+        info = self.probe(data)
+        self.check_structure(data, info)
+        import tifffile
+
+        try:
+            array = tifffile.imread(io.BytesIO(data), key=0)
+        except Exception as exc:
+            raise DecodeError(f"corrupt tiff data: {exc}") from None
+        return apply_orientation(np.asarray(array, np.float32), info.orientation), \
+            PixelFormat.GRAY
+
+    def select_page(self, data: bytes, page: int) -> bytes:
+        """Page ``page`` as a TIFF of its own: the header's first-IFD offset is
+        pointed at that page's IFD (no pixel data is read or copied)."""
+        if not self.sniff(data):
+            raise DecodeError(f"not a TIFF file (starts with {bytes(data[:4])!r})")
+        big = data[:2] == b"MM"
+        bigtiff = _u16(data, 2, big) == 43
+        order: Literal["big", "little"] = "big" if big else "little"
+        at, size, count_size, entry_size = (8, 8, 8, 20) if bigtiff else (4, 4, 2, 12)
+        offset, seen = int.from_bytes(data[at:at + size], order), set()
+        for index in range(page):
+            _need(data, offset + count_size, "TIFF IFD")
+            count = int.from_bytes(data[offset:offset + count_size], order)
+            link = offset + count_size + count * entry_size
+            _need(data, link + size, "TIFF IFD")
+            seen.add(offset)
+            offset = int.from_bytes(data[link:link + size], order)
+            if offset == 0 or offset in seen:
+                raise DecodeError(f"page={page} is past the end: the TIFF has {index + 1} "
+                                  f"page{'s' if index else ''}")
+        return data[:at] + offset.to_bytes(size, order) + data[at + size:]
 
     def _orient(self, array: np.ndarray, orientation: int) -> np.ndarray:
         return array  # OpenCV's TIFF decoder applies the Orientation tag itself
@@ -592,7 +650,69 @@ class TiffCodec(_OpenCVCodec):
         return _imencode(".tiff", bgr, [], self.name)
 
 
-CODECS = (JpegCodec(), PngCodec(), WebpCodec(), BmpCodec(), TiffCodec())
+#: irot quarter turns (anticlockwise) and imir axis to the EXIF orientation doing the same
+_HEIF_ORIENTATION = {(0, None): 1, (1, None): 8, (2, None): 3, (3, None): 6,
+                     (0, 1): 2, (0, 0): 4, (1, 1): 7, (1, 0): 5, (2, 1): 4, (2, 0): 2,
+                     (3, 1): 5, (3, 0): 7}
+
+
+def heif_info(header: isobmff.HeifHeader, fmt: PixelFormat) -> ImageInfo:
+    """The ImageInfo of an AVIF/HEIC primary image once its irot/imir are applied."""
+    orientation = _HEIF_ORIENTATION.get((header.rotation, header.mirror), 1)
+    return _info(header.width, header.height, fmt, _U8, orientation)
+
+
+class AvifCodec(_OpenCVCodec):
+    """AVIF (AV1 in HEIF) through OpenCV's libavif; ``quality`` 1..100, alpha kept.
+
+    Decodes to ``GRAY`` for monochrome files, ``BGRA`` with an alpha plane,
+    else ``BGR``; 10/12-bit files are scaled to uint8.  The header and the
+    structure check come from the ISOBMFF boxes (:mod:`.isobmff`).
+    """
+
+    name = "avif"
+    extensions = (".avif",)
+    mime_type = "image/avif"
+
+    def sniff(self, data: bytes) -> bool:
+        return bool(isobmff.brands(data) & {b"avif", b"avis"})
+
+    def _header(self, data: bytes) -> tuple[isobmff.HeifHeader, ImageInfo]:
+        if not self.sniff(data):
+            raise DecodeError(f"not an AVIF file (starts with {bytes(data[:12])!r})")
+        header = isobmff.read_header(data, self.name)
+        if header.alpha:
+            fmt = PixelFormat.BGRA
+        elif header.monochrome or header.channels == 1:
+            fmt = PixelFormat.GRAY
+        else:
+            fmt = PixelFormat.BGR
+        return header, heif_info(header, fmt)
+
+    def probe(self, data: bytes) -> ImageInfo:
+        return self._header(data)[1]
+
+    def check_structure(self, data: bytes, info: ImageInfo) -> None:
+        pass  # read_header, run by every probe, is the check (see isobmff)
+
+    def decode(self, data: bytes, *, reduce: int = 1) -> tuple[np.ndarray, PixelFormat]:
+        _check_reduce(reduce)
+        header, info = self._header(data)
+        array = _imdecode(data, cv2.IMREAD_UNCHANGED, self.name)
+        if array.dtype == _U16:  # 10/12-bit samples, not 16-bit ones
+            array = (array >> (header.depth - 8)).astype(np.uint8)
+        array = _conform(array, info.pixel_format, info.dtype, self.name)
+        return self._orient(array, info.orientation), info.pixel_format
+
+    def encode(self, pixels: np.ndarray, pixel_format: PixelFormat,
+               options: Mapping[str, Any]) -> bytes:
+        _require_dtypes(pixels, pixel_format, (_U8,), self.name)
+        quality = _int_option(options, "quality", 90, 1, 100, self.name)
+        bgr = _to_bgr_family(pixels, pixel_format, keep_alpha=True, keep_gray=True)
+        return _imencode(".avif", bgr, [cv2.IMWRITE_AVIF_QUALITY, quality], self.name)
+
+
+CODECS = (JpegCodec(), PngCodec(), WebpCodec(), BmpCodec(), TiffCodec(), AvifCodec())
 
 
 @hookimpl

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 from typing import Any
 
 from imagestag_core import RegisterCommand, __version__, hookimpl
 from imagestag_core.plugins import RegistryEntry, get_plugin_manager
 
-__all__ = ["PluginsCommand", "entry_dict", "provider"]
+__all__ = ["PluginsCommand", "entry_dict", "missing_extra", "provider"]
 
 
 def entry_dict(entry: RegistryEntry[Any]) -> dict[str, Any]:
@@ -28,6 +29,19 @@ def provider(entry: RegistryEntry[Any]) -> str:
     if entry.distribution:
         return f"{entry.distribution} {entry.version or ''}".strip()
     return f"(plugin {entry.plugin})"
+
+
+def missing_extra(codec: Any) -> str | None:
+    """The optional extra a codec needs and lacks (its ``optional_extra``
+    ``(module, extra)`` names a module that cannot be imported), else None."""
+    module, extra = getattr(codec, "optional_extra", (None, None))
+    if module is None:
+        return None
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: sys.modules[module] is None
+        found = False
+    return None if found else extra
 
 
 def _error_dict(error: Exception) -> dict[str, Any]:
@@ -52,7 +66,9 @@ def _print_text() -> None:
     print(f"\nCodecs ({len(codec_entries)}):")
     for codec in codec_entries:
         exts = " ".join(codec.obj.extensions)
-        print(f"  {codec.name:<18} {provider(codec):<22}  {exts}  {codec.obj.mime_type}")
+        missing = missing_extra(codec.obj)
+        note = f"  not installed: pip install 'imagestag[{missing}]'" if missing else ""
+        print(f"  {codec.name:<18} {provider(codec):<22}  {exts}  {codec.obj.mime_type}{note}")
     maps = manager.colormaps.list()
     print(f"\nColormaps ({len(maps)}; 'imagestag plugins --json' lists them all):")
     by_provider: dict[str, list[str]] = {}
@@ -85,7 +101,8 @@ def _json_doc() -> dict[str, Any]:
     codecs = []
     for entry in manager.codecs.list():
         item = entry_dict(entry)
-        item.update(extensions=list(entry.obj.extensions), mime_type=entry.obj.mime_type)
+        item.update(extensions=list(entry.obj.extensions), mime_type=entry.obj.mime_type,
+                    missing_extra=missing_extra(entry.obj))
         codecs.append(item)
     commands = []
     for command in manager.commands.list():

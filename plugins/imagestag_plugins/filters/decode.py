@@ -30,6 +30,8 @@ class Decode(Filter):
             decoder (much faster than decoding and resizing); other codecs
             decode at full size and are then resized with ``INTER_AREA``.  The
             output is ``ceil(width / reduce)`` x ``ceil(height / reduce)``.
+        page: the page of a multi-page file (TIFF) to decode, 0 first; the
+            reduction then applies to that page's size.
 
     Pixel input (no encoded bytes) passes through unchanged at ``reduce=1``
     and is resized by the factor otherwise.  The result carries no encoded
@@ -39,9 +41,12 @@ class Decode(Filter):
     name = "decode"
 
     reduce: Literal[1, 2, 4, 8] = param(1, doc="shrink-on-load factor")
+    page: int = param(0, min=0, doc="page of a multi-page file (0 first)")
 
     def apply(self, image: Image) -> Image:
         factor = self.reduce
+        if self.page and image.encoded is not None and image.codec is not None:
+            image = Image(image.encoded, page=self.page, metadata=image.metadata)
         target = (-(-image.width // factor), -(-image.height // factor))
         if image.encoded is None or image.is_decoded or factor == 1:
             if image.encoded is None and factor == 1:
