@@ -187,3 +187,47 @@ def test_without_pillow_heif_a_heic_input_is_one_line_naming_the_extra(tmp_path)
                                       "main(['plugins'])")
     heif_line = next(line for line in listing.stdout.splitlines() if ".heic" in line)
     assert "not installed: pip install 'imagestag[heif]'" in heif_line
+
+
+def _animated_gif(path, count: int, *, local_palettes: bool = False):
+    from PIL import Image as PILImage
+
+    rng = np.random.default_rng(count)
+    frames = [PILImage.fromarray(rng.integers(0, 256, (36, 52, 3), np.uint8)) for _ in range(count)]
+    if local_palettes:
+        frames = [f.quantize(colors=16 + i) for i, f in enumerate(frames)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=80, loop=0)
+    return path
+
+
+@pytest.mark.parametrize(("count", "local"), [(1, False), (5, False), (4, True)])
+def test_gif_frame_count_is_read_from_the_blocks_and_agrees_with_pillow(tmp_path, count, local):
+    from imagestag_plugins.codecs.gif import GifCodec
+    from PIL import Image as PILImage
+
+    path = _animated_gif(tmp_path / "a.gif", count, local_palettes=local)
+    with PILImage.open(path) as pil:
+        expected = pil.n_frames
+    data = path.read_bytes()
+    assert GifCodec().frame_count(data) == expected == len(list(GifCodec().frames(data)))
+
+
+def test_run_reads_an_animated_gif_like_a_video_into_a_frames_folder(tmp_path):
+    from imagestag_plugins.app.main import main
+    from imagestag_plugins.codecs.gif import GifCodec
+
+    gif = _animated_gif(tmp_path / "anim.gif", 5)
+    assert main(["run", "grayscale", str(gif), "-o", str(tmp_path / "frames")]) == 0
+    written = sorted((tmp_path / "frames").iterdir())
+    assert len(written) == 5
+    for (pixels, fmt), out in zip(GifCodec().frames(gif.read_bytes()), written, strict=True):
+        expected = Image(pixels, fmt).get_pixels(PixelFormat.GRAY)
+        assert np.array_equal(Image(out).get_pixels(PixelFormat.GRAY), expected), out.name
+
+
+def test_run_treats_a_single_frame_gif_as_an_image(tmp_path):
+    from imagestag_plugins.app.main import main
+
+    gif = _animated_gif(tmp_path / "still.gif", 1)
+    assert main(["run", "grayscale", str(gif), "-o", str(tmp_path / "out")]) == 0
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["still.png"]

@@ -4,7 +4,8 @@
   codec knows are skipped) or glob patterns.  Output paths mirror the input
   tree below the inputs' common folder, so ``a/x.jpg`` and ``b/x.jpg`` become
   ``OUT/a/x.jpg`` and ``OUT/b/x.jpg``.  The extension is the last stage's
-  encoding (``encode png`` -> ``.png``), else the input's; an input whose
+  encoding (``encode png`` -> ``.png``), else the input's (``.png`` for a
+  format imagestag only reads, such as GIF); an input whose
   extension no codec knows (``scan``) keeps its name and gets the preferred
   extension of the format its bytes show (``scan.png``).
 * Symbolic links are followed, to files and folders, inside or outside the
@@ -87,6 +88,17 @@ def _is_image_file(path: Path) -> bool:
     except CodecError:
         return False
     return True
+
+
+#: where the input's own format cannot be written (a codec with ``can_write = False``,
+#: e.g. GIF): lossless PNG
+READ_ONLY_FALLBACK = ".png"
+
+
+def _own_format(rel: Path) -> Path:
+    """``rel`` itself, or with the fallback extension when its codec only reads."""
+    writable = getattr(codec_for_path(rel), "can_write", True)
+    return rel if writable else rel.with_suffix(READ_ONLY_FALLBACK)
 
 
 def _unreadable(path: Path) -> str | None:
@@ -247,7 +259,7 @@ def plan_jobs(inputs: Sequence[str], out: Path, pipeline: FilterPipeline, *,
         if ext is not None:
             dst = out_abs / rel.with_suffix(ext)
         elif _is_image_file(rel):
-            dst = out_abs / rel
+            dst = out_abs / _own_format(rel)
         else:
             # no codec knows the name (``scan``): the input's own format, sniffed
             sniffed = _sniffed_extension(src)

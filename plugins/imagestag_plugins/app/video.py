@@ -22,17 +22,20 @@ from pathlib import Path
 from typing import Any
 
 from imagestag_core.atomic import write_atomic
+from imagestag_core.codec import codec_for_path
 from imagestag_core.errors import FrameError, ImagestagError
 from imagestag_core.executor import Executor
 from imagestag_core.hookspecs import VideoBackend
 from imagestag_core.image import Image
 from imagestag_core.pipeline import FilterPipeline
 from imagestag_core.plugins import get_executor_class, get_plugin_manager
+from imagestag_core.sources import read_file
 
 from .planning import check_output_dir
 from .runner import RunControl, RunReport, build_executor, describe, tick
 
-__all__ = ["VIDEO_EXTENSIONS", "VideoOptions", "choose_backends", "is_video", "run_video"]
+__all__ = ["VIDEO_EXTENSIONS", "VideoOptions", "choose_backends", "is_animation", "is_video",
+           "run_video"]
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv")
 
@@ -40,6 +43,18 @@ VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".m
 def is_video(path: str | os.PathLike[str]) -> bool:
     """True when ``path`` has a video file extension."""
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def is_animation(path: str | os.PathLike[str]) -> bool:
+    """True for an image file of more than one frame (an animated GIF): ``imagestag run``
+    reads it like a video.  Asked of the codec (``frame_count``), from the header blocks."""
+    try:
+        codec = codec_for_path(path)
+        count = getattr(codec, "frame_count", None)
+        return count is not None and Path(path).is_file() and \
+            count(read_file(Path(path))) > 1
+    except (ImagestagError, OSError):
+        return False
 
 
 @dataclass(frozen=True)

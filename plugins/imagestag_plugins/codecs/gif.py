@@ -39,10 +39,40 @@ def _has_transparency(data: bytes) -> bool:
         label, pos = data[pos + 1], pos + 2
         if label == 0xF9 and pos + 2 <= len(data) and data[pos + 1] & 1:
             return True
-        while pos < len(data) and data[pos]:  # sub-blocks, each led by its size
-            pos += data[pos] + 1
-        pos += 1
+        pos = _skip_sub_blocks(data, pos)
     raise DecodeError("corrupt or truncated gif data: no image before the end")
+
+
+def _skip_sub_blocks(data: bytes, pos: int) -> int:
+    while pos < len(data) and data[pos]:  # sub-blocks, each led by its size
+        pos += data[pos] + 1
+    return pos + 1
+
+
+def count_frames(data: bytes) -> int:
+    """How many images a GIF holds, by walking its blocks (no pixel is decoded)."""
+    pos, frames = 13, 0
+    if len(data) < 13:
+        raise DecodeError(f"truncated gif header: need 13 bytes, got {len(data)}")
+    if data[10] & 0x80:
+        pos += 3 << ((data[10] & 7) + 1)
+    while pos < len(data):
+        block = data[pos]
+        if block == 0x3B:  # trailer
+            break
+        if block == 0x21:  # extension: label, then sub-blocks
+            pos = _skip_sub_blocks(data, pos + 2)
+        elif block == 0x2C:  # image descriptor, local colour table, LZW data
+            if pos + 10 > len(data):
+                break
+            flags, pos = data[pos + 9], pos + 10
+            if flags & 0x80:
+                pos += 3 << ((flags & 7) + 1)
+            pos = _skip_sub_blocks(data, pos + 1)
+            frames += 1
+        else:
+            raise DecodeError(f"corrupt gif data: unknown block 0x{block:02X} at byte {pos}")
+    return frames
 
 
 class GifCodec:
@@ -51,6 +81,8 @@ class GifCodec:
     name = "gif"
     extensions = (".gif",)
     mime_type = "image/gif"
+    #: read-only: ``imagestag run`` writes a GIF input's results as PNG
+    can_write = False
 
     def sniff(self, data: bytes) -> bool:
         return data[:6] in (b"GIF87a", b"GIF89a")
@@ -82,6 +114,10 @@ class GifCodec:
     def decode(self, data: bytes, *, reduce: int = 1) -> tuple[np.ndarray, PixelFormat]:
         fmt = self.probe(data).pixel_format
         return next(self._frames(data, fmt)), fmt
+
+    def frame_count(self, data: bytes) -> int:
+        """How many frames ``frames(data)`` yields; read from the blocks, nothing decoded."""
+        return count_frames(data)
 
     def frames(self, data: bytes) -> Iterator[tuple[np.ndarray, PixelFormat]]:
         """Every frame of an animated GIF, in the first frame's pixel format."""

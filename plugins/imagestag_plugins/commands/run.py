@@ -97,7 +97,7 @@ class RunCommand:
         from ..app.planning import check_output_dir, plan_jobs
         from ..app.reports import print_run_summary
         from ..app.runner import RunControl, run_files
-        from ..app.video import VideoOptions, is_video, open_reader, run_video
+        from ..app.video import VideoOptions, is_animation, is_video, open_reader, run_video
 
         pipeline = FilterPipeline.parse(args.spec)
         if args.on_error not in ("raise", "skip"):
@@ -105,8 +105,8 @@ class RunCommand:
         get_plugin_manager().executors.lookup(args.executor or "batch")
         out = Path(args.output)
         control = RunControl()
-        video_in = args.camera is not None or (len(args.inputs) == 1
-                                               and is_video(args.inputs[0]))
+        video_in = args.camera is not None or (len(args.inputs) == 1 and (
+            is_video(args.inputs[0]) or is_animation(args.inputs[0])))
         if args.camera is not None and args.inputs:
             raise CLIError("give either --camera N or input files, not both")
         if not video_in and not args.inputs:
