@@ -231,3 +231,16 @@ def test_run_treats_a_single_frame_gif_as_an_image(tmp_path):
     gif = _animated_gif(tmp_path / "still.gif", 1)
     assert main(["run", "grayscale", str(gif), "-o", str(tmp_path / "out")]) == 0
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["still.png"]
+
+
+@pytest.mark.parametrize(("shape", "photometric"), [((97, 61), "minisblack"),
+                                                    ((61, 97, 3), "rgb")])
+def test_a_tiled_tiff_opencv_refuses_is_read_through_tifffile(shape, photometric):
+    # uncompressed 16x16 tiles: OpenCV's libtiff path reports a wrong tile byte count
+    pixels = np.random.default_rng(0).integers(0, 256, shape, np.uint8)
+    out = io.BytesIO()
+    tifffile.imwrite(out, pixels, tile=(16, 16), photometric=photometric)
+    image = Image(out.getvalue())
+    got = image.get_pixels("rgb" if len(shape) == 3 else None)
+    assert (image.width, image.height) == (shape[1], shape[0])
+    assert np.array_equal(got, pixels)

@@ -603,9 +603,16 @@ class TiffCodec(_OpenCVCodec):
         structure.check_tiff(data)
 
     def decode(self, data: bytes, *, reduce: int = 1) -> tuple[np.ndarray, PixelFormat]:
-        tags = _read_ifd(data, {258, 339})
+        tags = _read_ifd(data, {258, 322, 339})
         if tags.get(339, [1])[0] != 3 or tags.get(258, [32])[0] == 32:
-            return super().decode(data, reduce=reduce)
+            try:
+                return super().decode(data, reduce=reduce)
+            except DecodeError:
+                # OpenCV's libtiff path refuses some valid tiled files (uncompressed
+                # tiles smaller than its read buffer); tifffile reads them
+                if 322 not in tags or importlib.util.find_spec("tifffile") is None:
+                    raise
+                return self._decode_tiled(data, reduce)
         _check_reduce(reduce)
         info = self.probe(data)
         self.check_structure(data, info)
@@ -617,6 +624,23 @@ class TiffCodec(_OpenCVCodec):
             raise DecodeError(f"corrupt tiff data: {exc}") from None
         return apply_orientation(np.asarray(array, np.float32), info.orientation), \
             PixelFormat.GRAY
+
+    def _decode_tiled(self, data: bytes, reduce: int) -> tuple[np.ndarray, PixelFormat]:
+        """A tiled TIFF through tifffile, in the format the probe promised."""
+        import tifffile
+
+        info = self.probe(data)
+        try:
+            array = np.asarray(tifffile.imread(io.BytesIO(data), key=0))
+        except Exception as exc:
+            raise DecodeError(f"corrupt tiff data: {exc}") from None
+        if array.ndim == 3 and array.shape[2] in (3, 4):
+            array = np.ascontiguousarray(array[:, :, [2, 1, 0, 3][:array.shape[2]]])
+        array = apply_orientation(array, info.orientation)
+        if reduce > 1:
+            size = (-(-array.shape[1] // reduce), -(-array.shape[0] // reduce))
+            array = cv2.resize(array, size, interpolation=cv2.INTER_AREA)
+        return array, info.pixel_format
 
     def select_page(self, data: bytes, page: int) -> bytes:
         """Page ``page`` as a TIFF of its own: the header's first-IFD offset is
