@@ -244,3 +244,19 @@ def test_a_tiled_tiff_opencv_refuses_is_read_through_tifffile(shape, photometric
     got = image.get_pixels("rgb" if len(shape) == 3 else None)
     assert (image.width, image.height) == (shape[1], shape[0])
     assert np.array_equal(got, pixels)
+
+
+@pytest.mark.parametrize("writer", ["pillow", "tifffile"])
+def test_an_rgba_tiff_with_straight_alpha_keeps_its_colours(writer):
+    # OpenCV's libtiff RGBA path premultiplies unassociated alpha into the colours
+    from PIL import Image as PILImage
+
+    pixels = np.random.default_rng(1).integers(0, 256, (61, 97, 4), np.uint8)
+    out = io.BytesIO()
+    if writer == "pillow":
+        PILImage.fromarray(pixels, "RGBA").save(out, "TIFF")
+    else:
+        tifffile.imwrite(out, pixels, photometric="rgb", extrasamples=["unassalpha"])
+    image = Image(out.getvalue())
+    assert image.pixel_format is PixelFormat.BGRA
+    assert np.array_equal(image.get_pixels("rgba"), pixels)

@@ -603,7 +603,11 @@ class TiffCodec(_OpenCVCodec):
         structure.check_tiff(data)
 
     def decode(self, data: bytes, *, reduce: int = 1) -> tuple[np.ndarray, PixelFormat]:
-        tags = _read_ifd(data, {258, 322, 339})
+        tags = _read_ifd(data, {258, 322, 338, 339})
+        if tags.get(338, [0])[0] == 2 and tags.get(258, [8])[0] == 8:
+            # unassociated alpha: OpenCV's libtiff RGBA path premultiplies the
+            # colours by it, so they would come back silently wrong
+            return self._decode_unassociated_alpha(data, reduce)
         if tags.get(339, [1])[0] != 3 or tags.get(258, [32])[0] == 32:
             try:
                 return super().decode(data, reduce=reduce)
@@ -624,6 +628,28 @@ class TiffCodec(_OpenCVCodec):
             raise DecodeError(f"corrupt tiff data: {exc}") from None
         return apply_orientation(np.asarray(array, np.float32), info.orientation), \
             PixelFormat.GRAY
+
+    def _decode_unassociated_alpha(self, data: bytes,
+                                   reduce: int) -> tuple[np.ndarray, PixelFormat]:
+        """An 8-bit TIFF with straight (unassociated) alpha, through Pillow."""
+        from PIL import Image as PILImage
+
+        info = self.probe(data)
+        self.check_structure(data, info)
+        try:
+            with PILImage.open(io.BytesIO(data), formats=["TIFF"]) as pil:
+                rgba = np.asarray(pil.convert("RGBA"))
+        except Exception as exc:
+            raise DecodeError(f"corrupt tiff data: {exc}") from None
+        array = apply_orientation(np.ascontiguousarray(rgba[:, :, [2, 1, 0, 3]]),
+                                  info.orientation)
+        if info.pixel_format is not PixelFormat.BGRA:
+            array = cv2.cvtColor(array, cv2.COLOR_BGRA2BGR) if \
+                info.pixel_format is PixelFormat.BGR else cv2.cvtColor(array, cv2.COLOR_BGRA2GRAY)
+        if reduce > 1:
+            size = (-(-array.shape[1] // reduce), -(-array.shape[0] // reduce))
+            array = cv2.resize(array, size, interpolation=cv2.INTER_AREA)
+        return array, info.pixel_format
 
     def _decode_tiled(self, data: bytes, reduce: int) -> tuple[np.ndarray, PixelFormat]:
         """A tiled TIFF through tifffile, in the format the probe promised."""
