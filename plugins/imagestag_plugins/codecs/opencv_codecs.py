@@ -607,7 +607,8 @@ class TiffCodec(_OpenCVCodec):
         if tags.get(338, [0])[0] == 2 and tags.get(258, [8])[0] == 8:
             # unassociated alpha: OpenCV's libtiff RGBA path premultiplies the
             # colours by it, so they would come back silently wrong
-            return self._decode_unassociated_alpha(data, reduce)
+            # (no shrink-on-load here: callers resize a full-size decode, as documented)
+            return self._decode_unassociated_alpha(data)
         if tags.get(339, [1])[0] != 3 or tags.get(258, [32])[0] == 32:
             try:
                 return super().decode(data, reduce=reduce)
@@ -616,7 +617,7 @@ class TiffCodec(_OpenCVCodec):
                 # tiles smaller than its read buffer); tifffile reads them
                 if 322 not in tags or importlib.util.find_spec("tifffile") is None:
                     raise
-                return self._decode_tiled(data, reduce)
+                return self._decode_tiled(data)
         _check_reduce(reduce)
         info = self.probe(data)
         self.check_structure(data, info)
@@ -629,8 +630,7 @@ class TiffCodec(_OpenCVCodec):
         return apply_orientation(np.asarray(array, np.float32), info.orientation), \
             PixelFormat.GRAY
 
-    def _decode_unassociated_alpha(self, data: bytes,
-                                   reduce: int) -> tuple[np.ndarray, PixelFormat]:
+    def _decode_unassociated_alpha(self, data: bytes) -> tuple[np.ndarray, PixelFormat]:
         """An 8-bit TIFF with straight (unassociated) alpha, through Pillow."""
         from PIL import Image as PILImage
 
@@ -646,12 +646,9 @@ class TiffCodec(_OpenCVCodec):
         if info.pixel_format is not PixelFormat.BGRA:
             array = cv2.cvtColor(array, cv2.COLOR_BGRA2BGR) if \
                 info.pixel_format is PixelFormat.BGR else cv2.cvtColor(array, cv2.COLOR_BGRA2GRAY)
-        if reduce > 1:
-            size = (-(-array.shape[1] // reduce), -(-array.shape[0] // reduce))
-            array = cv2.resize(array, size, interpolation=cv2.INTER_AREA)
         return array, info.pixel_format
 
-    def _decode_tiled(self, data: bytes, reduce: int) -> tuple[np.ndarray, PixelFormat]:
+    def _decode_tiled(self, data: bytes) -> tuple[np.ndarray, PixelFormat]:
         """A tiled TIFF through tifffile, in the format the probe promised."""
         import tifffile
 
@@ -663,9 +660,6 @@ class TiffCodec(_OpenCVCodec):
         if array.ndim == 3 and array.shape[2] in (3, 4):
             array = np.ascontiguousarray(array[:, :, [2, 1, 0, 3][:array.shape[2]]])
         array = apply_orientation(array, info.orientation)
-        if reduce > 1:
-            size = (-(-array.shape[1] // reduce), -(-array.shape[0] // reduce))
-            array = cv2.resize(array, size, interpolation=cv2.INTER_AREA)
         return array, info.pixel_format
 
     def select_page(self, data: bytes, page: int) -> bytes:
