@@ -20,17 +20,18 @@ from ..errors import ExecutorClosedError, FrameError, ImagestagError, PipelineEr
 from ..filter import Filter
 from ..image import Image
 from ..pipeline import FilterPipeline
+from .futures import FutureSide
 from .metrics import Span, StageStats
 from .progress import Progress, ProgressCallback, length_of
 from .reporting import Reporting
 from .resources import available_cpus, opencv_threads
-from .store import ErrorPolicy, Outcome, ResultStore
+from .store import Claim, ErrorPolicy, Outcome, ResultStore
 from .workers import INTERRUPTS, StageFailed, WorkerSide
 
 __all__ = ["Executor"]
 
 
-class Executor(WorkerSide, Reporting):
+class Executor(WorkerSide, Reporting, FutureSide):
     """Base of every executor.
 
     Args:
@@ -233,11 +234,14 @@ class Executor(WorkerSide, Reporting):
         full (it always drains); with ``timeout`` raises ``TimeoutError`` after
         that long.  With ``max_pending_results`` and that many frames unread,
         waits up to ``timeout`` (not at all when None) for a reader, then raises
-        :class:`BackpressureError`.
+        :class:`BackpressureError`.  :meth:`submit_future` returns a Future instead.
         """
+        return self._submit(image, timeout, None)
+
+    def _submit(self, image: Any, timeout: float | None, claim: Claim | None) -> int:
         frame = image if isinstance(image, Image) else self.to_frame(image)
         with self._submit_lock:
-            seq = self._store.reserve(timeout)
+            seq = self._store.reserve(timeout, claim)
             try:
                 if not self._started:
                     self.start()

@@ -18,16 +18,19 @@ import enum
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import BackpressureError, ExecutorClosedError, FrameError, PipelineError
 from .metrics import SAMPLES
 
-__all__ = ["ErrorPolicy", "Outcome", "ResultStore", "StoreSnapshot"]
+__all__ = ["Claim", "ErrorPolicy", "Outcome", "ResultStore", "StoreSnapshot"]
 
 ErrorPolicy = Literal["raise", "skip", "collect"]
+#: ``claim(outcome, value)`` receives a claimed frame's end: the result (DELIVERED), the
+#: :class:`PipelineError` (FAILED) or None (CANCELLED, DROPPED)
+Claim = Callable[["Outcome", Any], None]
 
 
 class Outcome(enum.Enum):
@@ -98,6 +101,8 @@ class ResultStore:
         self._last: float | None = None
         self._submit_times: dict[int, float] = {}  # seq -> time, until settled
         self._latencies: deque[float] = deque(maxlen=SAMPLES)
+        self._claims: dict[int, Claim] = {}
+        self._cancelled: set[int] = set()
 
     # -- state -------------------------------------------------------------------------------
 
@@ -127,19 +132,35 @@ class ResultStore:
 
     # -- numbering ---------------------------------------------------------------------------
 
-    def reserve(self, timeout: float | None = None) -> int:
+    def reserve(self, timeout: float | None = None, claim: Claim | None = None) -> int:
         """Number a new frame; readers will wait for it until it is settled.
 
         With ``max_pending`` frames unread, waits up to ``timeout`` (not at all
-        when None) for a reader, then raises :class:`BackpressureError`.
+        when None) for a reader, then raises :class:`BackpressureError`.  A
+        frame with a ``claim`` is its claim's alone: no reader sees it, nor
+        ``max_pending``; it ends once, by ``claim`` called outside the lock,
+        and whatever ``on_error`` says, its failure is only its own.
         """
         with self._cond:
             self.check_open()
-            if self.max_pending is not None:
+            if self.max_pending is not None and claim is None:
                 self._wait_for_room(timeout)
             seq = self._number_new_frame()
-            self._unread.add(seq)
+            if claim is None:
+                self._unread.add(seq)
+            else:
+                self._claims[seq] = claim
             return seq
+
+    def cancel(self, seq: int) -> None:
+        """Claimed frame ``seq`` ends as CANCELLED whenever it ends (not yet: no-op)."""
+        with self._cond:
+            if seq in self._claims:
+                self._cancelled.add(seq)
+
+    def is_cancelled(self, seq: int) -> bool:
+        """True once :meth:`cancel` was called on frame ``seq``, until it ends."""
+        return seq in self._cancelled
 
     def unreserve(self, seq: int) -> None:
         """Take back the latest :meth:`reserve` (the frame never reached a worker)."""
@@ -149,6 +170,7 @@ class ResultStore:
             self._next_seq -= 1
             self._unread.discard(seq)
             self._submit_times.pop(seq, None)
+            self._claims.pop(seq, None)
             self._submitted -= 1
             self._cond.notify_all()
 
@@ -175,6 +197,9 @@ class ResultStore:
 
     def deliver(self, seq: int, value: Any) -> None:
         """Frame ``seq`` finished with ``value``."""
+        if seq in self._claims:
+            self._end_claimed(seq, Outcome.DELIVERED, value)
+            return
         with self._cond:
             self._counts[Outcome.DELIVERED] += 1
             self._settle(seq, value)
@@ -186,6 +211,9 @@ class ResultStore:
         Returns True under ``on_error="raise"``: the executor is finished, and
         its caller should :meth:`discard` every frame not yet started.
         """
+        if seq in self._claims:
+            self._end_claimed(seq, Outcome.FAILED, PipelineError(seq, stage, filter_name, error))
+            return False
         with self._cond:
             self._counts[Outcome.FAILED] += 1
             if self.on_error == "collect":
@@ -205,13 +233,28 @@ class ResultStore:
         if outcome not in (Outcome.DROPPED, Outcome.CANCELLED):
             raise ValueError(f"discard() takes Outcome.DROPPED or Outcome.CANCELLED, "
                              f"got {outcome!r}")
-        seqs = list(seqs)
-        if not seqs:
+        unclaimed = []
+        for seq in seqs:
+            if seq in self._claims:
+                self._end_claimed(seq, outcome, None)
+            else:
+                unclaimed.append(seq)
+        if not unclaimed:
             return
         with self._cond:
-            for seq in seqs:
+            for seq in unclaimed:
                 self._counts[outcome] += 1
                 self._settle(seq, _Gap(outcome))
+
+    def _end_claimed(self, seq: int, outcome: Outcome, value: Any) -> None:
+        with self._cond:
+            claim = self._claims.pop(seq)
+            if seq in self._cancelled:
+                self._cancelled.discard(seq)
+                outcome, value = Outcome.CANCELLED, None
+            self._counts[outcome] += 1
+            self._settle(seq, _Gap(outcome))  # ordered readers step over it
+        claim(outcome, value)
 
     def _settle(self, seq: int, value: Any) -> None:
         # caller holds self._cond
@@ -219,7 +262,7 @@ class ResultStore:
         self._last = now
         submitted = self._submit_times.pop(seq, None)
         gap = isinstance(value, _Gap)
-        if submitted is not None and not gap:
+        if submitted is not None and (not gap or value.outcome is Outcome.DELIVERED):
             self._latencies.append(now - submitted)
         if gap:
             self._unread.discard(seq)

@@ -12,6 +12,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterable, Sequence
+from concurrent.futures import CancelledError
 from typing import Any, ClassVar
 
 from ..errors import ImagestagError
@@ -92,9 +93,12 @@ class WorkerSide:
         """Apply stage ``index`` to frame ``seq`` with timing; raise :class:`StageFailed`.
 
         Stage 0 first passes the frame through ``pipeline.prepare_source``
-        (shrink-on-load), so every executor prepares each input exactly once.
+        (shrink-on-load), so every executor prepares each input exactly once,
+        and skips a frame whose future was cancelled (it ends as cancelled).
         """
         if index == 0:
+            if self._store.is_cancelled(seq):
+                raise StageFailed(None, CancelledError(f"frame {seq} was cancelled"))
             try:
                 image = self.pipeline.prepare_source(image)
             except BaseException as exc:
