@@ -351,17 +351,40 @@ class Image:
             return self
         return self.derive(self.get_pixels(target), target)
 
+    def to_numpy(self, fmt: PixelFormat | str | None = None, *, copy: bool = False,
+                 ) -> np.ndarray:
+        """The pixels in ``fmt`` (``"rgb"``, ``"bgr"``, ``"rgba"``, ``"bgra"``, ``"gray"``;
+        default: :attr:`pixel_format`), read-only unless ``copy=True`` (a writable copy).
+
+        Decoded JPEGs and PNGs are BGR inside, and ``np.asarray(image)`` gives that
+        internal order: hand ``to_numpy("rgb")`` to PIL, scikit-image or torchvision.
+        """
+        pixels = self.get_pixels(fmt)
+        return pixels.copy() if copy else pixels
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """``np.asarray(image)``: the pixels as :meth:`get_pixels` gives them (no copy),
+        in :attr:`pixel_format` order; a copy only for another ``dtype`` or ``copy=True``."""
+        pixels = self.get_pixels()
+        if dtype is not None and np.dtype(dtype) != pixels.dtype:
+            if copy is False:
+                raise ValueError(f"np.asarray(image, dtype={np.dtype(dtype)}, copy=False): a "
+                                 f"{pixels.dtype} image needs a copy for another dtype")
+            return pixels.astype(dtype)
+        return pixels.copy() if copy else pixels
+
+    @classmethod
+    def from_pil(cls, pil: PILImage.Image, **options: Any) -> Image:
+        """``Image(pil, **options)``: RGB, RGBA or GRAY pixels (the inverse of :meth:`to_pil`)."""
+        return cls(pil, **options)
+
     def to_pil(self) -> PILImage.Image:
         """A Pillow image (RGB/RGBA/L, ``I;16`` for uint16, ``F`` for float32)."""
         from PIL import Image as PILImage
 
-        fmt = self._format
-        if fmt is PixelFormat.BGR:
-            fmt = PixelFormat.RGB
-        elif fmt is PixelFormat.BGRA:
-            fmt = PixelFormat.RGBA
-        pixels = np.ascontiguousarray(self.get_pixels(fmt))
-        return PILImage.fromarray(pixels)
+        swap = {PixelFormat.BGR: PixelFormat.RGB, PixelFormat.BGRA: PixelFormat.RGBA}
+        return PILImage.fromarray(np.ascontiguousarray(self.get_pixels(
+            swap.get(self._format, self._format))))
 
     def encode(self, format: str = "jpeg", **options: Any) -> bytes:
         """Encode with a registered codec (``quality=``, ``subsampling=``...)."""

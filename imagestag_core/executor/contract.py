@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from contextlib import suppress
 from difflib import get_close_matches
 from typing import Any, ClassVar
@@ -25,7 +26,7 @@ from .metrics import Span, StageStats
 from .progress import Progress, ProgressCallback, length_of
 from .reporting import Reporting
 from .resources import available_cpus, opencv_threads
-from .store import Claim, ErrorPolicy, Outcome, ResultStore
+from .store import ErrorPolicy, Outcome, ResultStore
 from .workers import INTERRUPTS, StageFailed, WorkerSide
 
 __all__ = ["Executor"]
@@ -238,7 +239,7 @@ class Executor(WorkerSide, Reporting, FutureSide):
         """
         return self._submit(image, timeout, None)
 
-    def _submit(self, image: Any, timeout: float | None, claim: Claim | None) -> int:
+    def _submit(self, image: Any, timeout: float | None, claim: Future[Any] | None) -> int:
         frame = image if isinstance(image, Image) else self.to_frame(image)
         with self._submit_lock:
             seq = self._store.reserve(timeout, claim)

@@ -3,8 +3,8 @@
 :class:`FutureSide` is a base of :class:`~imagestag_core.executor.Executor`,
 so every executor has ``submit_future``, ``aprocess`` and ``aimap`` without
 code of its own: a future *claims* its frame in the result store
-(:meth:`~.store.ResultStore.reserve`), which hands the frame's outcome to the
-future instead of to ``get_result``/``results``/``imap`` readers.
+(:meth:`~.store.ResultStore.reserve`), which ends the frame in the future
+instead of handing it to ``get_result``/``results``/``imap`` readers.
 """
 
 from __future__ import annotations
@@ -12,48 +12,16 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
-from concurrent.futures import Future, InvalidStateError
-from contextlib import suppress
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from ..errors import FrameError, PipelineError
 from ..image import Image
-from .store import Claim, ErrorPolicy, Outcome, ResultStore
+from .store import ErrorPolicy, ResultStore
 
-__all__ = ["FrameFuture", "FutureSide"]
+__all__ = ["FutureSide"]
 
 _END = object()
-
-
-class FrameFuture(Future[Image]):
-    """The future of frame :attr:`seq`; ``cancel()`` cancels that frame only.
-
-    Unlike a thread pool's future it can be cancelled until it is done: a
-    frame not started yet is skipped, one already running finishes and its
-    result is discarded; either way it counts in ``frames_cancelled``.
-    """
-
-    def __init__(self, store: ResultStore) -> None:
-        super().__init__()
-        self._store = store
-        #: the frame's submission number (-1 until ``submit_future`` returns)
-        self.seq = -1
-
-    def cancel(self) -> bool:
-        if not super().cancel():
-            return False
-        self._store.cancel(self.seq)
-        return True
-
-    def settle(self, outcome: Outcome, value: Any) -> None:
-        """The store's :data:`~.store.Claim`: the frame ended with ``outcome``."""
-        with suppress(InvalidStateError):  # cancelled while the frame ran
-            if outcome is Outcome.DELIVERED:
-                self.set_result(value)
-            elif outcome is Outcome.FAILED:
-                self.set_exception(value)
-            else:
-                Future.cancel(self)
 
 
 class FutureSide:
@@ -66,7 +34,8 @@ class FutureSide:
         @property
         def default_window(self) -> int: ...
 
-        def _submit(self, image: Any, timeout: float | None, claim: Claim | None) -> int: ...
+        def _submit(self, image: Any, timeout: float | None, claim: Future[Any] | None,
+                    ) -> int: ...
 
     def submit_future(self, image: Any, timeout: float | None = None) -> Future[Image]:
         """Queue one frame like :meth:`submit`; return a :class:`~concurrent.futures.Future`
@@ -78,11 +47,14 @@ class FutureSide:
         failure sets :class:`PipelineError` (``seq``, ``stage``, ``filter_name``,
         the cause chained) as the future's exception and, whatever ``on_error``
         says, fails no other frame.  ``future.cancel()`` is ``stop(cancel=True)``
-        for this frame alone (see :class:`FrameFuture`); frames dropped by
-        ``stop(cancel=True)`` or an overflow policy cancel their futures.
+        for this frame alone, and succeeds until the frame ends: a frame not
+        started yet is skipped, one running finishes and its result is
+        discarded; either way it counts in ``frames_cancelled``, and
+        ``wait``/``as_completed`` see it done when the frame ends.  Frames
+        dropped by ``stop(cancel=True)`` or an overflow policy cancel their futures.
         """
-        future = FrameFuture(self._store)
-        future.seq = self._submit(image, timeout, future.settle)
+        future: Future[Image] = Future()
+        self._submit(image, timeout, future)
         return future
 
     async def aprocess(self, image: Any) -> Image:

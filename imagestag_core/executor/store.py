@@ -18,19 +18,17 @@ import enum
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import BackpressureError, ExecutorClosedError, FrameError, PipelineError
 from .metrics import SAMPLES
 
-__all__ = ["Claim", "ErrorPolicy", "Outcome", "ResultStore", "StoreSnapshot"]
+__all__ = ["ErrorPolicy", "Outcome", "ResultStore", "StoreSnapshot"]
 
 ErrorPolicy = Literal["raise", "skip", "collect"]
-#: ``claim(outcome, value)`` receives a claimed frame's end: the result (DELIVERED), the
-#: :class:`PipelineError` (FAILED) or None (CANCELLED, DROPPED)
-Claim = Callable[["Outcome", Any], None]
 
 
 class Outcome(enum.Enum):
@@ -101,8 +99,7 @@ class ResultStore:
         self._last: float | None = None
         self._submit_times: dict[int, float] = {}  # seq -> time, until settled
         self._latencies: deque[float] = deque(maxlen=SAMPLES)
-        self._claims: dict[int, Claim] = {}
-        self._cancelled: set[int] = set()
+        self._claims: dict[int, Future[Any]] = {}  # seq -> the future it ends in
 
     # -- state -------------------------------------------------------------------------------
 
@@ -132,14 +129,15 @@ class ResultStore:
 
     # -- numbering ---------------------------------------------------------------------------
 
-    def reserve(self, timeout: float | None = None, claim: Claim | None = None) -> int:
+    def reserve(self, timeout: float | None = None, claim: Future[Any] | None = None) -> int:
         """Number a new frame; readers will wait for it until it is settled.
 
         With ``max_pending`` frames unread, waits up to ``timeout`` (not at all
         when None) for a reader, then raises :class:`BackpressureError`.  A
-        frame with a ``claim`` is its claim's alone: no reader sees it, nor
-        ``max_pending``; it ends once, by ``claim`` called outside the lock,
-        and whatever ``on_error`` says, its failure is only its own.
+        frame with a ``claim`` ends in that future alone: no reader sees it,
+        ``max_pending`` does not count it, its failure (a :class:`PipelineError`)
+        fails no other frame, and once the future is cancelled it ends as
+        ``CANCELLED``, however it ends.
         """
         with self._cond:
             self.check_open()
@@ -152,15 +150,10 @@ class ResultStore:
                 self._claims[seq] = claim
             return seq
 
-    def cancel(self, seq: int) -> None:
-        """Claimed frame ``seq`` ends as CANCELLED whenever it ends (not yet: no-op)."""
-        with self._cond:
-            if seq in self._claims:
-                self._cancelled.add(seq)
-
     def is_cancelled(self, seq: int) -> bool:
-        """True once :meth:`cancel` was called on frame ``seq``, until it ends."""
-        return seq in self._cancelled
+        """True when frame ``seq``'s future was cancelled (a worker skips the frame)."""
+        future = self._claims.get(seq)
+        return future is not None and future.cancelled()
 
     def unreserve(self, seq: int) -> None:
         """Take back the latest :meth:`reserve` (the frame never reached a worker)."""
@@ -247,14 +240,22 @@ class ResultStore:
                 self._settle(seq, _Gap(outcome))
 
     def _end_claimed(self, seq: int, outcome: Outcome, value: Any) -> None:
+        # the future is only ever set running here, at its frame's end, so cancel()
+        # succeeds until then; its callbacks run outside the lock (they may submit)
+        future = self._claims[seq]
+        if outcome in (Outcome.DROPPED, Outcome.CANCELLED):
+            future.cancel()
         with self._cond:
-            claim = self._claims.pop(seq)
-            if seq in self._cancelled:
-                self._cancelled.discard(seq)
-                outcome, value = Outcome.CANCELLED, None
+            del self._claims[seq]
+            if not future.set_running_or_notify_cancel() and outcome in (
+                    Outcome.DELIVERED, Outcome.FAILED):
+                outcome = Outcome.CANCELLED
             self._counts[outcome] += 1
             self._settle(seq, _Gap(outcome))  # ordered readers step over it
-        claim(outcome, value)
+        if outcome is Outcome.DELIVERED:
+            future.set_result(value)
+        elif outcome is Outcome.FAILED:
+            future.set_exception(value)
 
     def _settle(self, seq: int, value: Any) -> None:
         # caller holds self._cond
