@@ -13,6 +13,7 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from concurrent.futures import Future
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from ..errors import FrameError, PipelineError
@@ -113,7 +114,10 @@ class FutureSide:
         try:
             future = await asyncio.shield(submitting)
         except asyncio.CancelledError:
+            # the frame may be queued already: the task ends once it is cancelled
             submitting.add_done_callback(_cancel_submitted)
+            with suppress(Exception):
+                await asyncio.shield(submitting)
             raise
         return asyncio.wrap_future(future, loop=loop)
 
