@@ -34,7 +34,7 @@ from .codec import decode_with, select_page
 from .errors import CodecError, DecodeError, ImageError, ImagestagError
 from .limits import DEFAULT_MAX_PIXELS, check_pixel_limit, get_max_pixels, set_max_pixels
 from .pixel_format import PixelFormat
-from .pixels import convert_pixels, readonly, shape_fits, validate_array
+from .pixels import PixelArrays, convert_pixels, readonly, shape_fits, validate_array
 from .sources import from_pil, is_pil, read_file
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _SHARED_SLOTS = ("_codec", "_dtype", "_encoded", "_format", "_height", "_lock", "_pixels",
                  "_reduce", "_source_size", "_width")
 
-class Image:
+class Image(PixelArrays):
     """An immutable image: pixels, encoded bytes, or both.
 
     Args:
@@ -62,7 +62,8 @@ class Image:
         page: for paths and bytes, the page of a multi-page file (0 first), through
             the codec's ``select_page``; the default is the first page.
 
-    An Image is always truthy.  Arrays it hands out are read-only.
+    An Image is always truthy.  Arrays it hands out are read-only; ``np.asarray(image)``
+    and :meth:`to_numpy` (from :class:`~.pixels.PixelArrays`) give them to numpy.
     """
 
     __slots__ = ("_codec", "_dtype", "_encoded", "_format", "_height", "_lock", "_metadata",
@@ -351,40 +352,10 @@ class Image:
             return self
         return self.derive(self.get_pixels(target), target)
 
-    def to_numpy(self, fmt: PixelFormat | str | None = None, *, copy: bool = False,
-                 ) -> np.ndarray:
-        """The pixels in ``fmt`` (``"rgb"``, ``"bgr"``, ``"rgba"``, ``"bgra"``, ``"gray"``;
-        default: :attr:`pixel_format`), read-only unless ``copy=True`` (a writable copy).
-
-        Decoded JPEGs and PNGs are BGR inside, and ``np.asarray(image)`` gives that
-        internal order: hand ``to_numpy("rgb")`` to PIL, scikit-image or torchvision.
-        """
-        pixels = self.get_pixels(fmt)
-        return pixels.copy() if copy else pixels
-
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        """``np.asarray(image)``: the pixels as :meth:`get_pixels` gives them (no copy),
-        in :attr:`pixel_format` order; a copy only for another ``dtype`` or ``copy=True``."""
-        pixels = self.get_pixels()
-        if dtype is not None and np.dtype(dtype) != pixels.dtype:
-            if copy is False:
-                raise ValueError(f"np.asarray(image, dtype={np.dtype(dtype)}, copy=False): a "
-                                 f"{pixels.dtype} image needs a copy for another dtype")
-            return pixels.astype(dtype)
-        return pixels.copy() if copy else pixels
-
     @classmethod
     def from_pil(cls, pil: PILImage.Image, **options: Any) -> Image:
         """``Image(pil, **options)``: RGB, RGBA or GRAY pixels (the inverse of :meth:`to_pil`)."""
         return cls(pil, **options)
-
-    def to_pil(self) -> PILImage.Image:
-        """A Pillow image (RGB/RGBA/L, ``I;16`` for uint16, ``F`` for float32)."""
-        from PIL import Image as PILImage
-
-        swap = {PixelFormat.BGR: PixelFormat.RGB, PixelFormat.BGRA: PixelFormat.RGBA}
-        return PILImage.fromarray(np.ascontiguousarray(self.get_pixels(
-            swap.get(self._format, self._format))))
 
     def encode(self, format: str = "jpeg", **options: Any) -> bytes:
         """Encode with a registered codec (``quality=``, ``subsampling=``...)."""

@@ -51,7 +51,8 @@ class PixelFormat(str, Enum):
 
     @property
     def channels(self) -> int:
-        return _CHANNELS[self]
+        # each colour name spells its channels ("bgra": 4)
+        return 1 if self is PixelFormat.GRAY else len(self.value)
 
     @property
     def has_alpha(self) -> bool:
@@ -72,15 +73,6 @@ class PixelFormat(str, Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-_CHANNELS = {
-    PixelFormat.RGB: 3,
-    PixelFormat.RGBA: 4,
-    PixelFormat.BGR: 3,
-    PixelFormat.BGRA: 4,
-    PixelFormat.GRAY: 1,
-}
 
 
 def _bad_shape(array: np.ndarray) -> PixelFormat:

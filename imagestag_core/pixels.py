@@ -19,11 +19,12 @@ from .pixel_format import PixelFormat
 
 if TYPE_CHECKING:
     import cv2
+    from PIL import Image as PILImage
 else:
     # OpenCV loads on the first pixel conversion, not with ``import imagestag_core``.
     cv2 = lazy_module("cv2", globals())
 
-__all__ = ["convert_pixels", "readonly", "shape_fits", "validate_array"]
+__all__ = ["PixelArrays", "convert_pixels", "readonly", "shape_fits", "validate_array"]
 
 
 def readonly(array: np.ndarray) -> np.ndarray:
@@ -36,20 +37,10 @@ def readonly(array: np.ndarray) -> np.ndarray:
 
 @functools.cache
 def _conversions() -> dict[tuple[PixelFormat, PixelFormat], int]:
-    """The ``cvtColor`` code of each format pair, built on first use (it needs cv2)."""
-    f = PixelFormat
-    return {
-        (f.RGB, f.BGR): cv2.COLOR_RGB2BGR, (f.RGB, f.RGBA): cv2.COLOR_RGB2RGBA,
-        (f.RGB, f.BGRA): cv2.COLOR_RGB2BGRA, (f.RGB, f.GRAY): cv2.COLOR_RGB2GRAY,
-        (f.BGR, f.RGB): cv2.COLOR_BGR2RGB, (f.BGR, f.RGBA): cv2.COLOR_BGR2RGBA,
-        (f.BGR, f.BGRA): cv2.COLOR_BGR2BGRA, (f.BGR, f.GRAY): cv2.COLOR_BGR2GRAY,
-        (f.RGBA, f.RGB): cv2.COLOR_RGBA2RGB, (f.RGBA, f.BGR): cv2.COLOR_RGBA2BGR,
-        (f.RGBA, f.BGRA): cv2.COLOR_RGBA2BGRA, (f.RGBA, f.GRAY): cv2.COLOR_RGBA2GRAY,
-        (f.BGRA, f.RGB): cv2.COLOR_BGRA2RGB, (f.BGRA, f.BGR): cv2.COLOR_BGRA2BGR,
-        (f.BGRA, f.RGBA): cv2.COLOR_BGRA2RGBA, (f.BGRA, f.GRAY): cv2.COLOR_BGRA2GRAY,
-        (f.GRAY, f.RGB): cv2.COLOR_GRAY2RGB, (f.GRAY, f.BGR): cv2.COLOR_GRAY2BGR,
-        (f.GRAY, f.RGBA): cv2.COLOR_GRAY2RGBA, (f.GRAY, f.BGRA): cv2.COLOR_GRAY2BGRA,
-    }
+    """The ``cvtColor`` code of each format pair (``cv2.COLOR_RGB2BGR`` for RGB -> BGR...),
+    built on first use (it needs cv2)."""
+    return {(src, dst): getattr(cv2, f"COLOR_{src.name}2{dst.name}")
+            for src in PixelFormat for dst in PixelFormat if src is not dst}
 
 
 def convert_pixels(pixels: np.ndarray, src: PixelFormat, dst: PixelFormat) -> np.ndarray:
@@ -92,3 +83,45 @@ def shape_fits(pixels: np.ndarray, fmt: PixelFormat) -> bool:
     if fmt is PixelFormat.GRAY:
         return pixels.ndim == 2
     return pixels.ndim == 3 and pixels.shape[2] == fmt.channels
+
+
+class PixelArrays:
+    """The numpy and Pillow views of an :class:`~imagestag_core.image.Image` (a base of it)."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:  # provided by Image
+        @property
+        def pixel_format(self) -> PixelFormat: ...
+
+        def get_pixels(self, fmt: PixelFormat | str | None = None) -> np.ndarray: ...
+
+    def to_numpy(self, fmt: PixelFormat | str | None = None, *, copy: bool = False,
+                 ) -> np.ndarray:
+        """The pixels in ``fmt`` (``"rgb"``, ``"bgr"``, ``"rgba"``, ``"bgra"``, ``"gray"``;
+        default: :attr:`pixel_format`), read-only unless ``copy=True`` (a writable copy).
+
+        Decoded JPEGs and PNGs are BGR inside, and ``np.asarray(image)`` gives that
+        internal order: hand ``to_numpy("rgb")`` to PIL, scikit-image or torchvision.
+        """
+        pixels = self.get_pixels(fmt)
+        return pixels.copy() if copy else pixels
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """``np.asarray(image)``: the pixels as :meth:`get_pixels` gives them (no copy),
+        in :attr:`pixel_format` order; a copy only for another ``dtype`` or ``copy=True``."""
+        pixels = self.get_pixels()
+        if dtype is not None and np.dtype(dtype) != pixels.dtype:
+            if copy is False:
+                raise ValueError(f"np.asarray(image, dtype={np.dtype(dtype)}, copy=False): a "
+                                 f"{pixels.dtype} image needs a copy for another dtype")
+            return pixels.astype(dtype)
+        return pixels.copy() if copy else pixels
+
+    def to_pil(self) -> PILImage.Image:
+        """A Pillow image (RGB/RGBA/L, ``I;16`` for uint16, ``F`` for float32)."""
+        from PIL import Image as PILImage
+
+        swap = {PixelFormat.BGR: PixelFormat.RGB, PixelFormat.BGRA: PixelFormat.RGBA}
+        return PILImage.fromarray(np.ascontiguousarray(self.get_pixels(
+            swap.get(self.pixel_format, self.pixel_format))))

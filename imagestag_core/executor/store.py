@@ -269,6 +269,10 @@ class ResultStore:
             self._unread.discard(seq)
             if self.preserve_order:
                 self._done[seq] = value
+                # step over gaps now: futures' frames, never read, must not pile up
+                while isinstance(self._done.get(self._next_read), _Gap):
+                    del self._done[self._next_read]
+                    self._next_read += 1
         else:
             self._done[seq] = value
             if not self.preserve_order:
@@ -368,14 +372,8 @@ class ResultStore:
                 self._unread.discard(seq)
                 return seq, value
             return None
-        if only is None:
-            if self._completion:
-                seq = self._completion.popleft()
-                self._unread.discard(seq)
-                return seq, self._done.pop(seq)
-            return None
         for seq in self._completion:
-            if seq in only:
+            if only is None or seq in only:
                 self._completion.remove(seq)
                 self._unread.discard(seq)
                 return seq, self._done.pop(seq)
