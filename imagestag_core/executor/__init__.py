@@ -8,6 +8,8 @@ One concept a module, the way :mod:`concurrent.futures` separates the
   subclass API an executor plugin implements (see ``docs/writing-executors.md``);
 * :mod:`.store` - :class:`ResultStore`, where workers settle frames with an
   :class:`Outcome` and readers wait for them;
+* :mod:`.futures` - ``submit_future`` (a :class:`~concurrent.futures.Future`
+  per frame) and the asyncio ``aprocess``/``aimap``, for every executor;
 * :mod:`.metrics` - :class:`ExecutorMetrics`, :class:`StageMetrics`, the
   per-stage :class:`StageStats` and trace :class:`Span` records;
 * :mod:`.resources` - :func:`available_cpus` and the shared OpenCV thread
