@@ -81,7 +81,7 @@ class FutureSide:
         """
         loop = asyncio.get_running_loop()
         limit = window or self.default_window
-        source = _items(images)
+        source = aiter(images) if isinstance(images, AsyncIterable) else iter(images)
         in_flight: deque[asyncio.Future[Image]] = deque()
         exhausted = False
         try:
@@ -126,10 +126,6 @@ def _cancel_submitted(submitting: asyncio.Future[Future[Image]]) -> None:
     # the task was cancelled while submit ran: the frame it queued is cancelled too
     if not submitting.cancelled() and submitting.exception() is None:
         submitting.result().cancel()
-
-
-def _items(images: AsyncIterable[Any] | Iterable[Any]) -> AsyncIterator[Any] | Iterator[Any]:
-    return aiter(images) if isinstance(images, AsyncIterable) else iter(images)
 
 
 async def _next_item(source: AsyncIterator[Any] | Iterator[Any],
