@@ -45,10 +45,8 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import multiprocessing
 import os
 import pickle
-import secrets
 import signal
 import subprocess
 import sys
@@ -58,10 +56,7 @@ import traceback
 import warnings
 import weakref
 from collections.abc import Sequence
-from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
-from multiprocessing.shared_memory import SharedMemory
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -71,11 +66,23 @@ from imagestag_core.errors import ExecutorClosedError, ImagestagError
 from imagestag_core.executor import Outcome
 from imagestag_core.filter import Filter
 from imagestag_core.image import Image
+from imagestag_core.lazy_import import lazy_module
 from imagestag_core.pipeline import FilterPipeline
 from imagestag_core.pixel_format import PixelFormat
 from imagestag_core.plugins import LOCAL_PROVIDER, get_plugin_manager
 
 from ._pool import QueuePoolExecutor
+
+if TYPE_CHECKING:
+    import multiprocessing
+    from multiprocessing import connection, shared_memory
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
+    from multiprocessing.shared_memory import SharedMemory
+else:  # imported on first use: every ``imagestag`` start loads this plugin, few use it
+    multiprocessing = lazy_module("multiprocessing", globals())
+    connection = lazy_module("multiprocessing.connection", globals())
+    shared_memory = lazy_module("multiprocessing.shared_memory", globals())
 
 __all__ = ["SEGMENT_PREFIX", "ProcessPipelineExecutor", "WorkerDiedError"]
 
@@ -207,13 +214,13 @@ def _attach(name: str) -> SharedMemory:
     (or warn about) it a second time when this worker exits.
     """
     if sys.version_info >= (3, 13):
-        return SharedMemory(name=name, track=False)  # type: ignore[call-arg,unused-ignore]
+        return shared_memory.SharedMemory(name=name, track=False)  # type: ignore[call-arg,unused-ignore]
     from multiprocessing import resource_tracker
 
     original = resource_tracker.register
     resource_tracker.register = lambda *args, **kwargs: None
     try:
-        return SharedMemory(name=name)
+        return shared_memory.SharedMemory(name=name)
     finally:
         resource_tracker.register = original
 
@@ -542,7 +549,7 @@ class _Pool:
         self.slots: list[_Slot] = []
         self.lock = threading.Lock()
         self.closed = False
-        self.token = secrets.token_hex(4)
+        self.token = os.urandom(4).hex()
         self.counter = itertools.count()
 
     def segment_name(self) -> str:
@@ -677,7 +684,7 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
         message: tuple[Any, ...] | None = None
         try:
             conn.send(("init", slot.index, self._payload, self.opencv_threads_in_use or 1))
-            ready = wait(waitables, _START_TIMEOUT)
+            ready = connection.wait(waitables, _START_TIMEOUT)
             if conn in ready:
                 message = conn.recv()
         except (EOFError, OSError):
@@ -774,7 +781,7 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
         assert slot.conn is not None and slot.process is not None
         # no timeout: a filter may legitimately take long, and the sentinel (or
         # the end of the pipe) wakes this wait if the worker dies for any reason
-        ready = wait(slot.waitables())
+        ready = connection.wait(slot.waitables())
         if slot.conn in ready:
             try:
                 reply: tuple[Any, ...] = slot.conn.recv()
@@ -869,7 +876,8 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
         with self._pool.lock:
             if self._pool.closed:
                 raise ExecutorClosedError(f"{self.label} is closed")
-            segment = SharedMemory(name=self._pool.segment_name(), create=True, size=nbytes)
+            segment = shared_memory.SharedMemory(name=self._pool.segment_name(), create=True,
+                                                 size=nbytes)
             slot.segments[role] = segment
         if current is not None:
             # the worker's mapping of the old one stays valid until it re-attaches
