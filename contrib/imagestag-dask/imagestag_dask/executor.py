@@ -136,10 +136,10 @@ class DaskPipelineExecutor(Executor):
                      "threads_per_worker", "shared_cluster", "connect_timeout",
                      "worker_loss_timeout")
     option_help = {
-        "client": "a connected distributed.Client (Python only)",
-        "address": "scheduler of an existing cluster, e.g. tcp://10.0.0.5:8786 (default: "
-                   "DASK_SCHEDULER_ADDRESS / dask config scheduler-address, else a local "
-                   "cluster)",
+        "client": "a connected distributed.Client",
+        "address": "scheduler of a running cluster, tcp://host:8786 (default: "
+                   "DASK_SCHEDULER_ADDRESS, else a local cluster)",
+        "num_workers": "worker processes of a local cluster (default: the CPUs)",
         "max_in_flight": "frames held by Dask at once (default 2 x worker threads)",
         "retries": "resubmissions of a frame whose task was lost (a worker died)",
         "threads_per_worker": "threads per local worker process",

@@ -27,8 +27,14 @@ from imagestag_core.executor import Executor
 from imagestag_core.params import REQUIRED, ParamSpec, type_name
 from imagestag_core.spec import literal
 
-__all__ = ["BASE_OPTION_HELP", "CLI_OWNED", "describe_option", "option_specs",
-           "parse_executor_options"]
+__all__ = [
+    "BASE_OPTION_HELP",
+    "CLI_OWNED",
+    "describe_option",
+    "option_specs",
+    "parse_executor_options",
+    "settable",
+]
 
 #: help for the options every executor accepts (the base class's ``__init__``)
 BASE_OPTION_HELP: Mapping[str, str] = {
@@ -77,12 +83,12 @@ def option_specs(cls: type[Executor]) -> list[ParamSpec]:
     return specs
 
 
-def _settable(tp: Any) -> bool:
+def settable(tp: Any) -> bool:
     """Whether a command line can carry a value of ``tp`` (a union: one of its members)."""
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        return any(_settable(a) for a in typing.get_args(tp) if a is not type(None))
+        return any(settable(a) for a in typing.get_args(tp) if a is not type(None))
     if typing.get_origin(tp) is tuple:
-        return all(_settable(a) for a in typing.get_args(tp) if a is not Ellipsis)
+        return all(settable(a) for a in typing.get_args(tp) if a is not Ellipsis)
     return tp in (bool, int, float, str) or typing.get_origin(tp) is typing.Literal
 
 
@@ -90,7 +96,7 @@ def describe_option(spec: ParamSpec) -> str:
     """``address  str | None  (default None)  scheduler to connect to``, for listings."""
     default = "required" if spec.required else f"default {spec.default!r}"
     where = f"; set by {CLI_OWNED[spec.name]}" if spec.name in CLI_OWNED else ""
-    if not _settable(spec.type):
+    if not settable(spec.type):
         where = "; Python only"
     text = f"{spec.name}  {spec.type_text}  ({default}{where})"
     return f"{text}  {spec.doc}" if spec.doc else text
@@ -122,7 +128,7 @@ def parse_executor_options(executor: str, cls: type[Executor], items: Sequence[s
                 f"lists each executor's options)")
         if key in owned:
             raise ImagestagError(f"--executor-option {key}: use {owned[key]} instead")
-        if not _settable(spec.type):
+        if not settable(spec.type):
             raise ImagestagError(f"the {executor!r} executor's option {key!r} "
                                  f"({spec.type_text}) cannot be given on the command line")
         try:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,14 +117,17 @@ def _write_result(result: Image, dst: Path) -> Path:
 
 def run_files(pipeline: FilterPipeline, jobs: Sequence[FileJob], *, executor: str = "batch",
               workers: int | None = None, on_error: str = "raise", trace: bool = False,
-              control: RunControl | None = None) -> RunReport:
+              control: RunControl | None = None,
+              executor_options: Mapping[str, Any] | None = None) -> RunReport:
     """Process ``jobs``; see the module docs.  ``on_error="raise"`` stops feeding at
-    the first failure (frames in flight still finish and are written)."""
+    the first failure (frames in flight still finish and are written).
+    ``executor_options`` are keyword options of the executor."""
     control = control or RunControl()
     report = RunReport()
     if not jobs:
         return report
-    ex = build_executor(executor, pipeline, workers=workers, trace=trace, on_error="collect")
+    ex = build_executor(executor, pipeline, workers=workers, trace=trace,
+                        **{**(executor_options or {}), "on_error": "collect"})
     report.executor, report.workers = executor, ex.num_workers
     by_seq: list[FileJob] = []
 
