@@ -59,6 +59,7 @@ class RunReport:
     written: int = 0
     skipped_existing: int = 0
     ignored: int = 0
+    hidden: int = 0
     frames_in: int = 0
     frames_out: int = 0
     dropped: int = 0

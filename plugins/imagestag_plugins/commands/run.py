@@ -158,6 +158,7 @@ class RunCommand:
             finally:
                 control.progress.close()
             report.skipped_existing, report.ignored = plan.skipped_existing, plan.ignored
+            report.hidden = plan.hidden
             report.skipped, report.output = plan.skipped, str(out)
         if args.trace and report.trace is not None:
             write_json(Path(args.trace), report.trace)
