@@ -170,6 +170,7 @@ def run_files(pipeline: FilterPipeline, jobs: Sequence[FileJob], *, executor: st
                     failed(job.src, f"writing {str(job.dst)!r}: {describe(exc)}")
             tick(control)
     report.elapsed_s = time.perf_counter() - t0
+    report.workers = ex.num_workers  # an existing cluster's size is known once connected
     metrics = ex.get_metrics()
     report.latency_p50_ms, report.latency_p95_ms = metrics.latency_p50_ms, metrics.latency_p95_ms
     report.interrupted = control.stop.is_set() and not (on_error == "raise" and report.failures)

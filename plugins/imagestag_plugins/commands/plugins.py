@@ -73,7 +73,7 @@ def _print_text() -> None:
     manager = get_plugin_manager()
     print(f"imagestag {__version__}")
     for title, registry in (("Filters", manager.filters), ("Executors", manager.executors)):
-        entries = registry.list()
+        entries: list[RegistryEntry[Any]] = registry.list()
         print(f"\n{title} ({len(entries)}):")
         for entry in entries:
             aliases = f"  aliases: {', '.join(entry.aliases)}" if entry.aliases else ""
