@@ -74,8 +74,7 @@ class FilterParameterError(ImagestagError, ValueError):
     def __init__(self, message: str, *, filter_name: str | None = None,
                  parameter: str | None = None) -> None:
         super().__init__(message)
-        self.filter_name = filter_name
-        self.parameter = parameter
+        self.filter_name, self.parameter = filter_name, parameter
 
 
 class SpecError(ImagestagError, ValueError):
