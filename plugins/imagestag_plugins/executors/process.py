@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import os
 import pickle
 import signal
@@ -93,6 +94,8 @@ SEGMENT_PREFIX = "imagestag_"
 _PIPE_BYTES = 64 * 1024
 _START_TIMEOUT = 120.0
 _JOIN_TIMEOUT = 5.0
+
+_log = logging.getLogger("imagestag.executor.process")
 _START_METHODS = ("spawn", "forkserver")
 
 
@@ -602,6 +605,9 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
 
     name = "process"
     extra_options = ("num_workers", "start_method", "queue_size")
+    option_help = {"num_workers": "worker processes (default: the CPUs this process may use)",
+                   "start_method": "spawn (default) or forkserver",
+                   "queue_size": "capacity of the shared input queue (default 2 per worker)"}
 
     def __init__(self, pipeline: FilterPipeline | list[Filter | str] | str,
                  num_workers: int | None = None, start_method: str | None = None,
@@ -807,6 +813,7 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
         error = WorkerDiedError(
             f"process worker {slot.index} (pid {pid}) died while processing frame {seq} "
             f"({_exit_text(exitcode)})", worker=slot.index, pid=pid, exitcode=exitcode)
+        _log.warning("%s: %s", self.label, error)
         if self.on_error != "raise" and self.should_run():
             try:
                 self._restart(slot)
@@ -821,6 +828,7 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
                 raise ExecutorClosedError(f"{self.label} is closed")
             self._launch(slot)
         self._await_ready(slot)
+        _log.info("%s: worker %d restarted (pid %s)", self.label, slot.index, slot.pid)
 
     def _record(self, seq: int, timings: list[tuple[int, float, float]], worker: int) -> None:
         for index, t0, t1 in timings:
