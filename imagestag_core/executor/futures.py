@@ -9,7 +9,6 @@ instead of handing it to ``get_result``/``results``/``imap`` readers.
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from concurrent.futures import Future
@@ -18,7 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import FrameError, PipelineError
 from ..image import Image
+from ..lazy_import import lazy_module
 from .store import ErrorPolicy, ResultStore
+
+if TYPE_CHECKING:
+    import asyncio
+else:  # on first use: a CLI start or a thread-pool user does not pay for asyncio
+    asyncio = lazy_module("asyncio", globals())
 
 __all__ = ["FutureSide"]
 
