@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, overload
 
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from .errors import FrameError
 
 __all__ = ["FilterPipeline"]
+
+_log = logging.getLogger("imagestag.shrink")  # shrink-on-load decisions, at DEBUG
 
 
 class FilterPipeline:
@@ -108,6 +111,7 @@ class FilterPipeline:
             raise ImagestagError(f"{type(first).__name__}.decode_hint() returned {factor!r}, "
                                  f"not 1 or one of the {codec.name} codec's reductions "
                                  f"{reductions}")
+        _log.debug("shrink-on-load: %s decoded at 1/%d for %r", codec.name, factor, first)
         return image.with_decode_reduction(factor)
 
     def run(self, images: Iterable[Any], executor: str = "batch",

@@ -1,7 +1,7 @@
 """Which files ``imagestag run`` reads and where each result goes.
 
-* Inputs are files, folders (walked recursively; hidden files and files no
-  codec knows are skipped) or glob patterns.  Output paths mirror the input
+* Inputs are files, folders (walked recursively; hidden entries and files no
+  codec knows are skipped and counted) or glob patterns.  Output paths mirror the input
   tree below the inputs' common folder, so ``a/x.jpg`` and ``b/x.jpg`` become
   ``OUT/a/x.jpg`` and ``OUT/b/x.jpg``.  The extension is the last stage's
   encoding (``encode png`` -> ``.png``), else the input's (``.png`` for a
@@ -53,6 +53,8 @@ class Plan(NamedTuple):
     ignored: int
     #: (path, reason) of entries that cannot be read: broken links, loops, special files
     skipped: list[tuple[str, str]]
+    #: hidden entries (names starting with ".") in the input folders, a folder counted once
+    hidden: int = 0
 
 
 def check_output_dir(out: Path) -> None:
@@ -124,6 +126,7 @@ class _Found:
     root: Path
     ignored: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    hidden: int = 0
 
 
 def _walk(root: Path) -> _Found:
@@ -149,6 +152,7 @@ def _walk(root: Path) -> _Found:
             continue
         for name in names:
             if name.startswith("."):
+                found.hidden += 1
                 continue
             path = folder / name
             reason = _unreadable(path)
@@ -228,11 +232,11 @@ def plan_jobs(inputs: Sequence[str], out: Path, pipeline: FilterPipeline, *,
     ext = output_extension(pipeline)
     # (the file itself, where it is as the user named it, the folder it is relative to)
     candidates: list[tuple[Path, Path, Path]] = []
-    ignored = 0
+    ignored = hidden = 0
     skipped: list[tuple[str, str]] = []
     for arg in inputs:
         found = _expand(arg)
-        ignored += found.ignored
+        ignored, hidden = ignored + found.ignored, hidden + found.hidden
         skipped += found.skipped
         root_abs = found.root.resolve()
         for f in found.files:
@@ -282,4 +286,4 @@ def plan_jobs(inputs: Sequence[str], out: Path, pipeline: FilterPipeline, *,
         skipped_existing = len(jobs) - len(kept)
         jobs = kept
     jobs.sort(key=lambda j: str(j.src))
-    return Plan(jobs, skipped_existing, ignored, skipped)
+    return Plan(jobs, skipped_existing, ignored, skipped, hidden)
