@@ -184,8 +184,7 @@ def _registrar(pm: pluggy.PluginManager, hook: RegisterHook, kind: str, finder: 
         for key in (name, *aliases):
             owner = staged.get(key)
             if owner is not None:
-                report(errors, DuplicateNameError(kind, key, owner.provider, entry.provider),
-                       None)
+                report(errors, DuplicateNameError(kind, key, owner.provider, entry.provider), None)
                 return
         for key in (name, *aliases):
             staged[key] = entry

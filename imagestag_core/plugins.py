@@ -253,8 +253,7 @@ class PluginManager:
         registry = self.registry(kind)
         hook = next(h for h in REGISTER_HOOKS if h.registry == _attr(kind))
         name, obj, aliases, hidden = hook.build(*args, **kwargs)
-        entry = RegistryEntry(registry.kind, name, obj, aliases, LOCAL_PROVIDER, None, None,
-                              hidden)
+        entry = RegistryEntry(registry.kind, name, obj, aliases, LOCAL_PROVIDER, None, None, hidden)
         try:
             registry.add(entry)
         except DuplicateNameError as exc:

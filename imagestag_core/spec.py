@@ -186,12 +186,10 @@ def parse_text(text: str) -> list[StageText]:
             if sc.peek() in "\"'":
                 raw = sc.read_quoted()
                 if sc.peek() and sc.peek() not in " \t\r\n|":
-                    raise sc.error("unexpected character after a quoted string",
-                                   "a space or '|'")
+                    raise sc.error("unexpected character after a quoted string", "a space or '|'")
                 args.append(Token(raw, raw, tok_start, quoted=True))
                 if kwargs:
-                    raise sc.error("positional value after key=value", "key=value",
-                                   tok_start)
+                    raise sc.error("positional value after key=value", "key=value", tok_start)
                 continue
             if sc.peek() == "=":
                 raise sc.error("'=' without a parameter name", "key=value")
@@ -218,8 +216,7 @@ def parse_text(text: str) -> list[StageText]:
                 kwargs.append((word, token))
             else:
                 if kwargs:
-                    raise sc.error("positional value after key=value", "key=value",
-                                   tok_start)
+                    raise sc.error("positional value after key=value", "key=value", tok_start)
                 args.append(Token(_literal_at(sc, word, tok_start), word, tok_start))
         stages.append(StageText(name, start, tuple(args), tuple(kwargs)))
         if sc.at_end():

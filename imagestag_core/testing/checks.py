@@ -401,8 +401,9 @@ def check_filter(filter_or_class: Filter | type[Filter], *,
         overrides: parameter name -> strategy, for parameters whose type and
             bounds are not enough.
         settings: hypothesis settings (default: the selected kit profile).
-        threads, frames: the concurrency property runs one instance from
-            ``threads`` threads at once over ``frames`` distinct frames.
+        threads: the concurrency property runs one instance from this many
+            threads at once...
+        frames: ...over this many distinct frames.
         properties: a subset of :data:`FILTER_PROPERTIES` to check.
 
     Properties: *spec round trip*, *clear errors* (only ImagestagError may

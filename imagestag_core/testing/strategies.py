@@ -165,7 +165,8 @@ def images(formats: Iterable[PixelFormat | str] | None = None,
     Args:
         formats: limit to these pixel formats (default: all).
         dtypes: limit to these dtypes (default: all a format allows).
-        min_side, max_side: bounds of width and height.
+        min_side: lower bound of width and height.
+        max_side: upper bound of width and height.
         encoded: also draw images carrying encoded bytes, made with each
             registered codec that can store the drawn format.
         metadata: sometimes attach a small metadata mapping.
