@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, as_completed, wait
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -201,3 +203,47 @@ def test_a_done_callback_may_submit_again() -> None:
         first.add_done_callback(again)
         assert submitted.wait(60)
         assert chained[0].result(timeout=60).size == (16, 12)
+
+
+class FileGate(Filter):
+    """Across processes: frame ``hold`` marks ``entered`` and waits for ``opened``;
+    every frame it sees leaves a ``seen-<frame>`` file in ``folder``."""
+
+    name = "test_futures_file_gate"
+    folder: str = ""
+    hold: int = 0
+
+    def apply(self, image: Image) -> Image:
+        folder, frame = Path(self.folder), image.metadata["frame"]
+        (folder / f"seen-{frame}").touch()
+        if frame == self.hold:
+            (folder / "entered").touch()
+            deadline = time.monotonic() + 30
+            while not (folder / "opened").exists():  # a worker process waits on the test
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the test never opened the gate")
+                time.sleep(0.005)
+        return image
+
+
+def _wait_for(path: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.005)
+
+
+def test_process_never_sends_a_frame_whose_future_was_cancelled_in_its_queue(
+        tmp_path: Path) -> None:
+    pipeline = FilterPipeline([FileGate(folder=str(tmp_path), hold=0)])
+    # one worker process; the queue holds frames 1-3 while frame 0 waits (submit never blocks)
+    with get_executor("process", pipeline, num_workers=1, queue_size=4) as ex:
+        futures = [ex.submit_future(image) for image in frames(4)]
+        _wait_for(tmp_path / "entered")  # frame 0 holds the only worker process
+        assert futures[2].cancel()
+        (tmp_path / "opened").touch()
+        done, _ = wait(futures, timeout=60)
+    assert len(done) == 4 and futures[2].cancelled()
+    assert sorted(p.name for p in tmp_path.glob("seen-*")) == ["seen-0", "seen-1", "seen-3"]
+    metrics = ex.get_metrics()
+    assert (metrics.frames_cancelled, metrics.frames_completed) == (1, 3)

@@ -85,9 +85,11 @@ class WorkerSide:
         """``ClassName(name)``, for messages."""
         return f"{type(self).__name__}({self.name or '?'})"
 
-    def should_run(self) -> bool:
-        """False once a failure under ``on_error="raise"`` stopped the executor."""
-        return self._store.failure is None
+    def should_run(self, seq: int | None = None) -> bool:
+        """False once a failure under ``on_error="raise"`` stopped the executor, or
+        (given ``seq``) once frame ``seq``'s future was cancelled: skip it, discarded."""
+        cancelled = seq is not None and self._store.is_cancelled(seq)
+        return self._store.failure is None and not cancelled
 
     def run_stage(self, index: int, seq: int, image: Image) -> Image:
         """Apply stage ``index`` to frame ``seq`` with timing; raise :class:`StageFailed`.

@@ -45,6 +45,7 @@ from typing import Any
 from imagestag_core import hookimpl
 from imagestag_core.errors import ExecutorClosedError, FrameError, ImagestagError
 from imagestag_core.executor import Executor, available_cpus
+from imagestag_core.executor import Outcome as FrameOutcome
 from imagestag_core.filter import Filter
 from imagestag_core.image import Image
 from imagestag_core.pipeline import FilterPipeline
@@ -408,9 +409,13 @@ class DaskPipelineExecutor(Executor):
                         or self._released):
                     return
                 seq, item = self._queued.popleft()
-                task = _Task(item)
-                self._running[seq] = task
                 self._tasks.notify_all()
+                wanted = self.should_run(seq)
+                if wanted:
+                    task = self._running[seq] = _Task(item)
+            if not wanted:  # stopped by a failure, or its future cancelled, while queued
+                self.discard([seq], FrameOutcome.CANCELLED)
+                continue
             self._submit_task(seq, task)
 
     def _submit_task(self, seq: int, task: _Task) -> None:

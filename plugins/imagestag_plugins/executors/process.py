@@ -730,7 +730,7 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
 
     def handle(self, worker: int, seq: int, image: Image) -> None:
         # worker thread ``worker`` dispatches to worker process ``worker``
-        if not self.should_run():
+        if not self.should_run(seq):
             self.discard([seq], Outcome.CANCELLED)
             return
         self._run_remote(self._pool.slots[worker], seq, image)
