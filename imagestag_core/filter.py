@@ -133,12 +133,13 @@ class Filter:
     def __post_init__(self) -> None:
         """Hook for cross-parameter validation and precomputed, immutable state."""
 
-    def decode_hint(self, info: ImageInfo, reductions: tuple[int, ...]) -> int:
+    def decode_hint(self, info: ImageInfo, reductions: tuple[int, ...]) -> int | None:
         """How much smaller the source may be decoded when this filter runs first.
 
         ``info`` is the header of an encoded source and ``reductions`` the
         factors its codec can decode at (``Codec.decode_reductions``).  Return
-        one of them, or 1 for "full size" (the default).  Only a filter whose
+        one of them, 1 for "full size" (the default), or None when the filter hands
+        the source on untouched, so the next stage is asked.  Only a filter whose
         result is the same (up to resampling) from the reduced source may
         return more than 1; shrink-on-load is asked of the filter, never
         decided by its name.

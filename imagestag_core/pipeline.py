@@ -94,21 +94,25 @@ class FilterPipeline:
         :class:`ImagestagError` naming the filter.
         """
         codec = image.codec
-        if not self._filters or codec is None or image.is_decoded:
-            return image
         reductions = tuple(getattr(codec, "decode_reductions", ()))
-        if not reductions:
+        if codec is None or image.is_decoded or not reductions:
             return image
-        first = self._filters[0]
         info = ImageInfo(image.width, image.height, image.pixel_format, image.dtype)
-        factor = first.decode_hint(info, reductions)
+        factor = self.decode_hint(info, reductions)
         if factor == 1:
             return image
         if factor not in reductions:
-            raise ImagestagError(f"{type(first).__name__}.decode_hint() returned {factor!r}, "
-                                 f"not 1 or one of the {codec.name} codec's reductions "
-                                 f"{reductions}")
+            raise ImagestagError(f"{type(self._filters[0]).__name__}.decode_hint() returned "
+                                 f"{factor!r}, not 1 or one of the {codec.name} codec's "
+                                 f"reductions {reductions}")
         return image.with_decode_reduction(factor)
+
+    def decode_hint(self, info: ImageInfo, reductions: tuple[int, ...]) -> int:
+        """The first :meth:`~imagestag_core.filter.Filter.decode_hint` that is not None
+        (a plain ``decode`` hands the source on), else 1; a branching filter combines
+        its branches' with this."""
+        hints = (f.decode_hint(info, reductions) for f in self._filters)
+        return next((h for h in hints if h is not None), 1)
 
     def run(self, images: Iterable[Any], executor: str = "batch",
             **options: Any) -> list[Image | FrameError]:
