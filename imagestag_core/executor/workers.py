@@ -67,6 +67,7 @@ class WorkerSide:
     stage_names: tuple[str, ...]
     trace: bool
     stage_stats: list[StageStats]
+    branch_stats: dict[str, StageStats]
     _store: ResultStore
     _spans: list[Span]
     _opencv_value: int | None
@@ -144,8 +145,20 @@ class WorkerSide:
             return None, None
         return self.stage_names[stage], type(self.filters[stage]).name
 
+    def record_branches(self, seq: int, value: Any) -> None:
+        """Stages that ran inside the last stage (a branching filter's result carries
+        ``stage_times``: ``(name, start, end)``), as ``<last stage>.<name>``
+        (``"1_Tee.small.0_Resize"``) in :attr:`branch_stats` and the trace."""
+        for name, start, end in getattr(value, "stage_times", ()):
+            full = f"{self.stage_names[-1]}.{name}"
+            self.branch_stats.setdefault(full, StageStats(full)).record(end - start)
+            if self.trace:  # spans index stage_names, then branch_stats in insertion order
+                index = len(self.stage_names) + list(self.branch_stats).index(full)
+                self._spans.append(Span(index, seq, "branches", start, end))
+
     def deliver(self, seq: int, value: Any) -> None:
-        """Frame ``seq`` finished with ``value``."""
+        """Frame ``seq`` finished with ``value`` (see :meth:`record_branches`)."""
+        self.record_branches(seq, value)
         self._store.deliver(seq, value)
 
     def fail(self, seq: int, stage: int | None, error: BaseException) -> None:
