@@ -60,6 +60,8 @@ _FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
 _SIZE = re.compile(r"(\d+)?[xX](\d+)?")
 _BARE_SAFE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-/:+]*")
 _SPECIALS = set("|=\"' \t\r\n")
+#: a quoted string up to its first unescaped closing quote
+_QUOTED = {q: re.compile(f"{q}(?:[^{q}\\\\]|\\\\.)*{q}", re.DOTALL) for q in "\"'"}
 _KEYWORDS: dict[str, Any] = {"true": True, "false": False, "none": None, "null": None, "()": ()}
 
 
@@ -82,8 +84,7 @@ class StageText:
 
 class _Scanner:
     def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
+        self.text, self.pos = text, 0
 
     def error(self, message: str, expected: str | None = None,
               position: int | None = None) -> SpecError:
@@ -94,9 +95,6 @@ class _Scanner:
         while self.pos < len(self.text) and self.text[self.pos] in " \t\r\n":
             self.pos += 1
 
-    def at_end(self) -> bool:
-        return self.pos >= len(self.text)
-
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""
 
@@ -105,34 +103,24 @@ class _Scanner:
         start = self.pos
         if closing and self.text.startswith("()", start):
             self.pos += 2
-        while self.pos < len(self.text) and self.text[self.pos] not in _SPECIALS and not (
-                closing and self.text[self.pos] == ")"):
+        while self.pos < len(self.text) and self.text[self.pos] not in _SPECIALS and \
+                self.text[self.pos] not in closing:
             self.pos += 1
         return self.text[start:self.pos]
 
     def read_quoted(self) -> str:
-        start = self.pos
-        quote = self.text[self.pos]
-        self.pos += 1
-        escaped = False
-        while self.pos < len(self.text):
-            ch = self.text[self.pos]
-            self.pos += 1
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                body = self.text[start:self.pos]
-                if quote == "'":
-                    body = '"' + body[1:-1].replace("\\'", "'").replace('"', '\\"') + '"'
-                try:
-                    value = json.loads(body)
-                except json.JSONDecodeError as exc:
-                    raise self.error(f"invalid escape in quoted string: {exc.msg}",
-                                     "a JSON-style string", start) from None
-                return str(value)
-        raise self.error("unterminated string", f"a closing {quote}", start)
+        start, quote = self.pos, self.text[self.pos]
+        match = _QUOTED[quote].match(self.text, start)
+        if match is None:
+            raise self.error("unterminated string", f"a closing {quote}", start)
+        self.pos, body = match.end(), match.group()
+        if quote == "'":
+            body = '"' + body[1:-1].replace("\\'", "'").replace('"', '\\"') + '"'
+        try:
+            return str(json.loads(body))
+        except json.JSONDecodeError as exc:
+            raise self.error(f"invalid escape in quoted string: {exc.msg}",
+                             "a JSON-style string", start) from None
 
 
 def _int(digits: str) -> int:
@@ -153,12 +141,10 @@ def literal(raw: str) -> Any:
     if size and (size.group(1) or size.group(2)):
         return (_int(size.group(1)) if size.group(1) else None,
                 _int(size.group(2)) if size.group(2) else None)
-    if "," in raw:
-        parts = raw.split(",")
-        if parts[-1] == "":
-            parts = parts[:-1]
-        if all(parts):
-            return tuple(literal(p) for p in parts)
+    parts = raw.split(",")
+    parts = parts[:-1] if parts[-1] == "" else parts
+    if "," in raw and all(parts):
+        return tuple(literal(p) for p in parts)
     return raw
 
 
@@ -183,7 +169,7 @@ def _stages(sc: _Scanner, closing: str) -> list[StageText]:
     while True:
         sc.skip_space()
         start = sc.pos
-        if sc.at_end() or sc.peek() in stop:
+        if not sc.peek() or sc.peek() in stop:
             raise sc.error("empty stage", "a filter name such as 'resize'")
         name = sc.read_bare(closing)
         if not name or not _NAME.fullmatch(name):
@@ -193,7 +179,7 @@ def _stages(sc: _Scanner, closing: str) -> list[StageText]:
         kwargs: list[tuple[str, Token]] = []
         while True:
             sc.skip_space()
-            if sc.at_end() or sc.peek() in stop:
+            if not sc.peek() or sc.peek() in stop:
                 break
             tok_start = sc.pos
             if sc.peek() in "\"'":
@@ -201,35 +187,31 @@ def _stages(sc: _Scanner, closing: str) -> list[StageText]:
                 if sc.peek() and sc.peek() not in ends:
                     raise sc.error("unexpected character after a quoted string",
                                    "a space or '|'")
-                args.append(Token(raw, raw, tok_start, quoted=True))
-                if kwargs:
-                    raise sc.error("positional value after key=value", "key=value",
-                                   tok_start)
-                continue
-            if sc.peek() == "=":
+                token = Token(raw, raw, tok_start, quoted=True)
+            elif sc.peek() == "=":
                 raise sc.error("'=' without a parameter name", "key=value")
-            word = sc.read_bare(closing)
-            if sc.peek() != "=":
-                if kwargs:
-                    raise sc.error("positional value after key=value", "key=value",
-                                   tok_start)
-                args.append(Token(_literal_at(sc, word, tok_start), word, tok_start))
-                continue
-            if not _KEY.fullmatch(word):
-                raise sc.error(f"invalid parameter name {word!r}", "a parameter name", tok_start)
-            if any(key == word for key, _ in kwargs):
-                raise sc.error(f"parameter {word!r} given twice", None, tok_start)
-            sc.pos += 1
-            kwargs.append((word, _value(sc, word, closing, ends)))
+            else:
+                word = sc.read_bare(closing)
+                if sc.peek() == "=":
+                    if not _KEY.fullmatch(word):
+                        raise sc.error(f"invalid parameter name {word!r}", "a parameter name",
+                                       tok_start)
+                    if any(key == word for key, _ in kwargs):
+                        raise sc.error(f"parameter {word!r} given twice", None, tok_start)
+                    sc.pos += 1
+                    kwargs.append((word, _value(sc, word, closing, ends)))
+                    continue
+                token = Token(_literal_at(sc, word, tok_start), word, tok_start)
+            if kwargs:
+                raise sc.error("positional value after key=value", "key=value", tok_start)
+            args.append(token)
         stages.append(StageText(name, start, tuple(args), tuple(kwargs)))
-        if sc.at_end():
-            if closing:
-                raise sc.error("unclosed '(' of a branch", "a closing ')'")
+        if not sc.peek() and closing:
+            raise sc.error("unclosed '(' of a branch", "a closing ')'")
+        sc.pos += 1  # the "|", or the ")" that closes this branch (past the end: done)
+        if sc.pos > len(sc.text) or sc.text[sc.pos - 1] == ")":
             return stages
-        sc.pos += 1  # the "|", or the ")" that closes this branch
-        if sc.text[sc.pos - 1] == ")":
-            return stages
-        if sc.at_end() or not sc.text[sc.pos:].strip():
+        if not sc.text[sc.pos:].strip():
             raise sc.error("empty stage after '|'", "a filter name")
 
 
@@ -270,17 +252,15 @@ def build_filter(stage: StageText, text: str) -> Filter:
     except FilterParameterError as exc:
         raise SpecError(str(exc), text=text, position=stage.position) from None
     values: dict[str, Any] = {}
-    tokens = dict(zip(positional, stage.args))
-    tokens.update(dict(stage.kwargs))
+    tokens = {**dict(zip(positional, stage.args)), **dict(stage.kwargs)}
     for key, value in [*positional.items(), *((k, t.value) for k, t in stage.kwargs)]:
         token = tokens[key]
-        spec = by_name.get(key)
         if token.branch is not None:  # a KEY=(PIPELINE) value: built here, positions exact
             from .pipeline import FilterPipeline
 
             value = FilterPipeline([build_filter(branch, text) for branch in token.branch])
-        elif spec is not None and not token.quoted and not isinstance(value, str) and \
-                accepts_str(spec.type):
+        elif (spec := by_name.get(key)) is not None and not token.quoted and \
+                not isinstance(value, str) and accepts_str(spec.type):
             try:
                 value = spec.coerce(value)
             except (TypeError, ValueError, ArithmeticError):
@@ -291,9 +271,8 @@ def build_filter(stage: StageText, text: str) -> Filter:
     except FilterParameterError as exc:
         param_name = exc.parameter or ""
         pos = tokens[param_name].position if param_name in tokens else stage.position
-        expected: str | None = None
-        if param_name in by_name:
-            expected = f"{param_name}: {by_name[param_name].type_text}"
+        expected = f"{param_name}: {by_name[param_name].type_text}" if param_name in by_name \
+            else None
         raise SpecError(str(exc), text=text, position=pos, expected=expected) from None
     except ImagestagError as exc:
         raise SpecError(str(exc), text=text, position=stage.position) from None
@@ -329,10 +308,10 @@ def format_value(value: Any) -> str:
             return value
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, tuple):
-        if len(value) == 2 and all(v is None or (isinstance(v, int) and not isinstance(v, bool)
-                                                  and v >= 0) for v in value) \
-                and value != (None, None):
-            return f"{'' if value[0] is None else value[0]}x{'' if value[1] is None else value[1]}"
+        if len(value) == 2 and value != (None, None) and all(
+                v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
+                for v in value):
+            return "x".join("" if v is None else str(v) for v in value)
         if not value:
             return "()"
         items = [format_value(v) for v in value]
@@ -360,9 +339,8 @@ def format_stage(filt: Filter) -> str:
 
 def _jsonable(value: Any) -> Any:
     """Tuples as lists, a branch (a FilterPipeline value) as its ``{"stages": ...}`` dict."""
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    return [_jsonable(v) for v in value] if isinstance(value, tuple) else value
+    return value.to_dict() if hasattr(value, "to_dict") else [
+        _jsonable(v) for v in value] if isinstance(value, tuple) else value
 
 
 def filter_to_dict(filt: Filter) -> dict[str, Any]:

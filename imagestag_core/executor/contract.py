@@ -124,7 +124,6 @@ class Executor(WorkerSide, Reporting):
         self.requested_opencv_threads = opencv_threads
         #: per-stage figures, one :class:`StageStats` per stage
         self.stage_stats = [StageStats(n) for n in self.stage_names]
-        #: stages inside a stage (a tee's branches), by name, as results report them
         self.branch_stats: dict[str, StageStats] = {}
         self._store = ResultStore(preserve_order=self.preserve_order, on_error=on_error,
                                   max_pending=max_pending_results, label=self.label)

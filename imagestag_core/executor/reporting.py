@@ -37,8 +37,8 @@ class Reporting:
         """What the executor did so far (see :class:`ExecutorMetrics`)."""
         snap = self._store.snapshot()
         counts = snap.counts
-        first, last = snap.first, snap.last
-        active = (last - first) if (first is not None and last is not None) else 0.0
+        active = snap.last - snap.first if snap.first is not None and snap.last is not None \
+            else 0.0
         for stats, workers in zip(self.stage_stats, self.stage_workers()):
             stats.workers = workers
         completed = counts[Outcome.DELIVERED]
@@ -52,8 +52,7 @@ class Reporting:
             latency_p50_ms=1000 * percentile(snap.latencies, 0.5),
             latency_p95_ms=1000 * percentile(snap.latencies, 0.95),
             opencv_threads=self._opencv_value,
-            stages=[s.snapshot(active) for s in [*self.stage_stats,
-                                                 *self.branch_stats.values()]])
+            stages=[s.snapshot(active) for s in (*self.stage_stats, *self.branch_stats.values())])
 
     def summary(self) -> str:
         """``get_metrics().summary()``."""

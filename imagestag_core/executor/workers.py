@@ -34,8 +34,7 @@ class StageFailed(Exception):
 
     def __init__(self, stage: int | None, error: BaseException) -> None:
         super().__init__(stage, error)
-        self.stage = stage
-        self.error = error
+        self.stage, self.error = stage, error
 
 
 def apply_stage(index: int, filt: Filter, image: Image) -> Image:
@@ -146,13 +145,12 @@ class WorkerSide:
         return self.stage_names[stage], type(self.filters[stage]).name
 
     def record_branches(self, seq: int, value: Any) -> None:
-        """Stages that ran inside the last stage (a branching filter's result carries
-        ``stage_times``: ``(name, start, end)``), as ``<last stage>.<name>``
-        (``"1_Tee.small.0_Resize"``) in :attr:`branch_stats` and the trace."""
+        """Record the stages that ran inside the last one (a result's ``stage_times``:
+        ``(name, start, end)``) as ``<last stage>.<name>`` (``"1_Tee.small.0_Resize"``)."""
         for name, start, end in getattr(value, "stage_times", ()):
             full = f"{self.stage_names[-1]}.{name}"
             self.branch_stats.setdefault(full, StageStats(full)).record(end - start)
-            if self.trace:  # spans index stage_names, then branch_stats in insertion order
+            if self.trace:  # span stages index stage_names, then branch_stats
                 index = len(self.stage_names) + list(self.branch_stats).index(full)
                 self._spans.append(Span(index, seq, "branches", start, end))
 

@@ -146,7 +146,7 @@ class Tee(Filter):
                     filter_name=self.name, parameter=key)
             try:
                 built[key] = value if isinstance(value, FilterPipeline) else FilterPipeline(
-                    value)  # type: ignore[arg-type]
+                    value)
             except ImagestagError as exc:
                 raise FilterParameterError(
                     f"tee: branch {key!r} must be a pipeline, as in {key}=(resize 320x | "
