@@ -82,12 +82,17 @@ def print_run_summary(report: Any, video: bool) -> None:
     """The ``done: ...`` lines of ``imagestag run`` on stdout; on stderr one
     ``imagestag: error: <input>: <what failed>`` line per failed input."""
     what = "frames" if video else "files"
+    if getattr(report, "renditions", None):
+        what = "inputs' renditions"
     parts = [f"{report.frames_out} {what} written to {report.output} in {report.elapsed_s:.2f} s "
              f"({report.fps:.1f} fps, {report.executor} with {report.workers} workers)"]
     if video:
         parts.append(f"frames in {report.frames_in}, out {report.frames_out}, "
                      f"dropped {report.dropped}; latency p50 {report.latency_p50_ms:.1f} ms, "
                      f"p95 {report.latency_p95_ms:.1f} ms (submit -> result)")
+    if getattr(report, "renditions", None):
+        parts.append(f"{report.written} files: " + ", ".join(
+            f"{name} {n}" for name, n in report.renditions.items()))
     shrink = shrink_on_load_line(report.decodes)
     if shrink:
         parts.append(shrink)

@@ -178,6 +178,18 @@ class Tee(Filter):
             return NotImplemented
         return tuple(self.branches.items()) == tuple(other.branches.items())
 
+    def rendition_branches(self) -> dict[str, FilterPipeline]:
+        """Rendition name -> the branch that makes it, flattened as the result is: a
+        branch ending in a ``tee`` gives ``branch.inner`` names (what the CLI writes)."""
+        out: dict[str, FilterPipeline] = {}
+        for name, pipeline in self.branches.items():
+            last = pipeline.filters[-1] if pipeline.filters else None
+            if isinstance(last, Tee) and last.branches:
+                out.update((f"{name}.{k}", v) for k, v in last.rendition_branches().items())
+            else:
+                out[name] = pipeline
+        return out
+
     def decode_hint(self, info: ImageInfo, reductions: tuple[int, ...]) -> int | None:
         """The smallest branch hint: the source the largest rendition needs (None
         without branches: the input is handed on)."""
