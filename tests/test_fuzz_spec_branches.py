@@ -7,10 +7,10 @@ import json
 import pytest
 from hypothesis import given, note
 from hypothesis import strategies as st
+from imagestag_plugins.filters.tee import Tee
 
 from imagestag_core import FilterPipeline, ImagestagError, SpecError, list_filters
 from imagestag_core.testing import kit_settings, pipelines
-from imagestag_plugins.filters.tee import Tee
 
 pytestmark = pytest.mark.imagestag_contract
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from imagestag_plugins.app.samples import photo_like
+from imagestag_plugins.filters.tee import BranchError, Renditions, Tee
 
 from imagestag_core import FilterPipeline, Image, SpecError
 from imagestag_core.errors import FrameError, ImagestagError, InjectedFault, PipelineError
@@ -15,8 +17,6 @@ from imagestag_core.filter import Filter
 from imagestag_core.params import param
 from imagestag_core.plugins import get_executor
 from imagestag_core.testing import check_filter, fingerprint, kit_settings, registered_for_test
-from imagestag_plugins.app.samples import photo_like
-from imagestag_plugins.filters.tee import BranchError, Renditions, Tee
 
 ISSUE_SPEC = ("decode | tee small=(resize 320x | encode webp) "
               "large=(resize 1920x | encode jpeg quality=85)")

@@ -29,8 +29,8 @@ import errno
 import glob
 import os
 import stat
-from collections.abc import Sequence
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple

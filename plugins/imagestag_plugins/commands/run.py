@@ -49,8 +49,8 @@ def _bitrate(text: str) -> int:
 
 class RunCommand:
     """``imagestag run SPEC INPUT... -o OUT [--executor NAME] [-j N] [--on-error raise|skip]
-    [--overwrite] [--name TEMPLATE] [--live] [--camera N] [--video-backend NAME] [--video-codec NAME]
-    [--crf N | --bitrate B] [--trace FILE.json] [-q]``."""
+    [--overwrite] [--name TEMPLATE] [--live] [--camera N] [--video-backend NAME]
+    [--video-codec NAME] [--crf N | --bitrate B] [--trace FILE.json] [-q]``."""
 
     name = "run"
     help = "run a pipeline over files, folders, globs or a video"
