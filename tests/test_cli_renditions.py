@@ -162,3 +162,12 @@ def test_an_interrupted_rendition_run_resumes_where_it_stopped(tmp_path):
     assert done == sorted([f"f{i:02d}-png.png" for i in range(40)]
                           + [f"f{i:02d}-small.webp" for i in range(40)])
     assert {name: (out / name).stat().st_mtime_ns for name in first} == mtimes
+
+
+def test_inputs_with_the_same_stem_keep_their_suffix(tmp_path, capsys):
+    _jpeg(tmp_path / "in" / "x.jpg")
+    assert cv2.imwrite(str(tmp_path / "in" / "x.png"), photo_like_array(40, 30, 2))
+    code, _, err = _run(capsys, "tee small=(resize 16x | encode webp)", str(tmp_path / "in"),
+                        "-o", str(tmp_path / "out"), "-q")
+    assert code == 0, err
+    assert _files(tmp_path / "out") == ["x.jpg-small.webp", "x.png-small.webp"]
