@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_folder import _make_photos  # noqa: E402  (the same photo generator)
+from bench_folder import _make_photos  # the same photo generator
 
 #: (branch name, width, codec, quality)
 RENDITIONS = [("w320", 320, "webp", 90), ("w640", 640, "webp", 90), ("w1280", 1280, "webp", 90),

@@ -31,7 +31,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 from imagestag_core import hookimpl
 from imagestag_core.codec import ImageInfo
@@ -136,6 +136,9 @@ class Tee(Filter):
     """
 
     name = "tee"
+    #: what ``imagestag filters tee`` shows: the parameters are the branches
+    spec_example: ClassVar[str] = ("tee small=(resize 320x | encode webp) "
+                                   "large=(resize 1920x | encode jpeg quality=85)")
 
     def __init__(self, **branches: FilterPipeline | str | Iterable[Filter | str]) -> None:
         built: dict[str, FilterPipeline] = {}
