@@ -7,6 +7,8 @@ plugin; this package imports none of them.  The seed's imports map one to one:
 
 from __future__ import annotations
 
+import logging
+
 from .codec import Codec, ImageInfo
 from .errors import (
     BackpressureError,
@@ -61,6 +63,9 @@ from .plugins import (
 from .registry import Registry, RegistryEntry
 
 __version__ = "0.1.0"
+
+# a library stays silent until the application sets logging up (docs/cli.md, Logging)
+logging.getLogger("imagestag").addHandler(logging.NullHandler())
 
 __all__ = [
     "BackpressureError", "Codec", "CodecError", "Command", "ContractViolation", "DecodeError",

@@ -61,9 +61,12 @@ def select_entry_points(env: Mapping[str, str]) -> tuple[list[PluginSource],
     seen: set[tuple[str, str]] = set()
     selected: list[PluginSource] = []
     skipped: list[tuple[str, str]] = []
+    read: dict[int, tuple[str | None, str | None]] = {id(None): (None, None)}
     for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist = ep.dist.metadata["Name"] if ep.dist is not None else None
-        version = ep.dist.version if ep.dist is not None else None
+        if ep.dist is not None and id(ep.dist) not in read:  # its entry points share one
+            meta = ep.dist.metadata  # Distribution: parse its METADATA once, not per entry point
+            read[id(ep.dist)] = (meta["Name"], meta["Version"])
+        dist, version = read[id(ep.dist)]
         if (ep.name, ep.value) in seen:
             continue
         seen.add((ep.name, ep.value))

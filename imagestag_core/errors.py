@@ -74,8 +74,7 @@ class FilterParameterError(ImagestagError, ValueError):
     def __init__(self, message: str, *, filter_name: str | None = None,
                  parameter: str | None = None) -> None:
         super().__init__(message)
-        self.filter_name = filter_name
-        self.parameter = parameter
+        self.filter_name, self.parameter = filter_name, parameter
 
 
 class SpecError(ImagestagError, ValueError):
@@ -92,8 +91,7 @@ class SpecError(ImagestagError, ValueError):
         if position is not None:
             detail = f"{message} at position {position}"
             if text is not None:
-                caret = " " * position + "^"
-                detail = f"{detail}\n  {text}\n  {caret}"
+                detail = f"{detail}\n  {text}\n  {' ' * position}^"
         if expected:
             detail = f"{detail}\n  expected: {expected}"
         super().__init__(detail)
@@ -107,8 +105,9 @@ class PluginError(ImagestagError):
     """A plugin could not be loaded or registered something invalid."""
 
 
-#: how many installed names an UnknownNameError lists (all are in ``.available``)
-_LISTED = 24
+#: an UnknownNameError lists the installed names up to this many, else counts them (all
+#: are in ``.available``); either way it names the close matches and the command to list them
+_LISTED = 12
 
 
 class UnknownNameError(PluginError, LookupError):
@@ -116,14 +115,14 @@ class UnknownNameError(PluginError, LookupError):
 
     def __init__(self, kind: str, name: str, available: Iterable[str]) -> None:
         names = sorted(available)
-        matches = get_close_matches(name.lower(), [n.lower() for n in names], n=1, cutoff=0.6)
-        hint = "."
-        if matches:
-            suggestion = next(n for n in names if n.lower() == matches[0])
-            hint = f"; did you mean {suggestion!r}?"
-        shown = names if len(names) <= _LISTED else [*names[:_LISTED], f"... ({len(names)} in all)"]
-        installed = ", ".join(shown) if names else "(none)"
-        super().__init__(f"unknown {kind} {name!r}{hint} Installed: {installed}")
+        by_lower = {n.lower(): n for n in names}
+        matches = [by_lower[m] for m in get_close_matches(name.lower(), by_lower, n=2)]
+        hint = f"; did you mean {' or '.join(map(repr, matches))}?" if matches else "."
+        command = {"filter": "imagestag filters", "colormap": "imagestag plugins --json"}.get(
+            kind, "imagestag plugins")
+        installed = (f"Installed: {', '.join(names) or '(none)'}" if len(names) <= _LISTED
+                     else f"{len(names)} installed")
+        super().__init__(f"unknown {kind} {name!r}{hint} {installed} (see '{command}')")
         self.kind, self.name, self.available = kind, name, names
         self.suggestion = matches[0] if matches else None
 
@@ -135,9 +134,8 @@ class DuplicateNameError(PluginError):
     """Two plugins registered the same name."""
 
     def __init__(self, kind: str, name: str, first: str, second: str) -> None:
-        super().__init__(
-            f"{kind} {name!r} is provided by both {first} and {second}; keeping {first}"
-        )
+        super().__init__(f"{kind} {name!r} is provided by both {first} and {second}; "
+                         f"keeping {first}")
         self.kind, self.name, self.first, self.second = kind, name, first, second
 
 
@@ -206,8 +204,7 @@ class InjectedFault(ImagestagError, RuntimeError):
 
     def __init__(self, message: str, frame: Any = None) -> None:
         super().__init__(message)
-        self.message = message
-        self.frame = frame
+        self.message, self.frame = message, frame
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.message, self.frame))
@@ -222,10 +219,6 @@ class ContractViolation(ImagestagError, AssertionError):
 
     def __init__(self, property: str, message: str, *, plugin: str | None = None,
                  example: Sequence[object] | None = None) -> None:
-        prefix = f"[{property}]"
-        if plugin:
-            prefix = f"{prefix} {plugin}:"
+        prefix = f"[{property}] {plugin}:" if plugin else f"[{property}]"
         super().__init__(f"{prefix} {message}")
-        self.property = property
-        self.plugin = plugin
-        self.example = example
+        self.property, self.plugin, self.example = property, plugin, example

@@ -78,12 +78,8 @@ class Filter:
         inherited: tuple[ParamSpec, ...] = next((
             b.__dict__["params"] for b in cls.__mro__[1:]
             if issubclass(b, Filter) and b.__dict__.get("params")), ())
-        own = inspect.get_annotations(cls)
-
-        def skip(name: str, tp: Any) -> bool:
-            return name in ("name", "params") or ClassVar in (tp, typing.get_origin(tp))
-
-        cls.params = resolve_params(cls, own, inherited, skip)
+        cls.params = resolve_params(cls, inspect.get_annotations(cls), inherited, lambda name, tp: (
+            name in ("name", "params") or ClassVar in (tp, typing.get_origin(tp))))
         cls.name = cls.__dict__.get("name") or cls.__name__.lower()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -128,13 +124,12 @@ class Filter:
     def decode_hint(self, info: ImageInfo, reductions: tuple[int, ...]) -> int | None:
         """How much smaller the source may be decoded when this filter runs first.
 
-        ``info`` is the header of an encoded source and ``reductions`` the
-        factors its codec can decode at (``Codec.decode_reductions``).  Return
-        one of them, 1 for "full size" (the default), or None when the filter hands
-        the source on untouched, so the next stage is asked.  Only a filter whose
-        result is the same (up to resampling) from the reduced source may
-        return more than 1; shrink-on-load is asked of the filter, never
-        decided by its name.
+        ``info`` is the header of an encoded source and ``reductions`` the factors its
+        codec can decode at (``Codec.decode_reductions``).  Return one of them, 1 for
+        "full size" (the default), or None to hand the question to the next stage
+        (a filter that passes the source on untouched).  Only a filter whose result
+        is the same (up to resampling) from the reduced source may return more than
+        1; shrink-on-load is asked of the filter, never decided by its name.
         """
         return 1
 

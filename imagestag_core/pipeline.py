@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, overload
 
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from .errors import FrameError
 
 __all__ = ["FilterPipeline"]
+
+_log = logging.getLogger("imagestag.shrink")  # shrink-on-load decisions, at DEBUG
 
 
 class FilterPipeline:
@@ -40,14 +43,13 @@ class FilterPipeline:
             raise ImagestagError(f"FilterPipeline expects a list of filters or a spec "
                                  f"string, got {type(filters).__name__}") from None
         items: list[Filter] = []
-        for index, item in enumerate(sequence):
-            if isinstance(item, (str, FilterPipeline)):
-                items.extend(item.filters if isinstance(item, FilterPipeline) else
-                             FilterPipeline.parse(item).filters)
-            elif isinstance(item, Filter):
-                items.append(item)
+        for index, one in enumerate(sequence):
+            if isinstance(one, (str, FilterPipeline)):
+                items.extend((one if isinstance(one, FilterPipeline) else self.parse(one)).filters)
+            elif isinstance(one, Filter):
+                items.append(one)
             else:
-                raise ImagestagError(f"pipeline stage {index} is a {type(item).__name__}, "
+                raise ImagestagError(f"pipeline stage {index} is a {type(one).__name__}, "
                                      f"not a Filter or a spec string")
         self._filters: tuple[Filter, ...] = tuple(items)
         self._stage_names = tuple(f"{i}_{type(f).__name__}" for i, f in enumerate(items))
@@ -93,16 +95,17 @@ class FilterPipeline:
             return image
         info = ImageInfo(image.width, image.height, image.pixel_format, image.dtype)
         factor = self.decode_hint(info, reductions)
-        if factor != 1 and factor not in reductions:
+        if factor == 1:
+            return image
+        if factor not in reductions:
             raise ImagestagError(f"{type(self._filters[0]).__name__}.decode_hint() returned "
                                  f"{factor!r}, not 1 or one of the {codec.name} codec's "
                                  f"reductions {reductions}")
+        _log.debug("shrink-on-load: %s decoded at 1/%d for %r", codec.name, factor, self)
         return image.with_decode_reduction(factor)
 
     def decode_hint(self, info: ImageInfo, reductions: tuple[int, ...]) -> int:
-        """The first :meth:`~imagestag_core.filter.Filter.decode_hint` that is not None
-        (a plain ``decode`` hands the source on), else 1; a branching filter combines
-        its branches' with this."""
+        """The first filter's hint that is not None (``decode`` passes it on), else 1."""
         hints = (f.decode_hint(info, reductions) for f in self._filters)
         return next((h for h in hints if h is not None), 1)
 

@@ -37,6 +37,7 @@ raise :class:`~imagestag_core.errors.UnknownNameError` with the closest match.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import threading
 import warnings
@@ -71,6 +72,8 @@ __all__ = [
     "list_executors", "list_filters", "list_video_backends", "normalize", "register_filter",
     "registry_name_of", "reset_plugin_manager", "use_plugin_manager", "validate_lut",
 ]
+
+_log = logging.getLogger("imagestag.plugins")  # plugin load failures
 
 
 
@@ -193,6 +196,7 @@ class PluginManager:
         if self.strict:
             raise error from cause
         message = str(error)
+        _log.info("%s", message, exc_info=cause)
         if message not in self._warned:
             self._warned.add(message)
             warnings.warn(message, PluginWarning, stacklevel=4)

@@ -19,9 +19,8 @@ Text grammar
   JSON escapes; ``'single'`` quotes too).  Values are converted to each
   parameter's declared type, so a bare ``12`` is the text "12" for a string
   parameter.
-* ``KEY=(PIPELINE)``: a whole pipeline as a parameter value (a branch of
-  ``tee``), a :class:`~imagestag_core.pipeline.FilterPipeline`; in the dict
-  form its ``{"stages": [...]}`` mapping.  Inside, ``)`` also ends a bare word.
+* ``KEY=(PIPELINE)``: a pipeline as a value (a ``tee`` branch), a ``FilterPipeline``;
+  a ``{"stages": [...]}`` mapping in the dict form.  Inside, ``)`` ends a bare word.
 * Parsing never evaluates code.  Every problem raises
   :class:`~imagestag_core.errors.SpecError` with the position and what was
   expected there.
@@ -139,8 +138,7 @@ def literal(raw: str) -> Any:
         return float(raw)
     size = _SIZE.fullmatch(raw)
     if size and (size.group(1) or size.group(2)):
-        return (_int(size.group(1)) if size.group(1) else None,
-                _int(size.group(2)) if size.group(2) else None)
+        return tuple(_int(side) if side else None for side in size.groups())
     parts = raw.split(",")
     parts = parts[:-1] if parts[-1] == "" else parts
     if "," in raw and all(parts):

@@ -172,7 +172,7 @@ def test_run_mirrors_the_tree_and_uses_the_encodings_extension(capsys, photos, t
     for path in out.rglob("*.png"):
         assert Image(path).size == (48, 32) and Image(path).encoded_format == "png"
     assert {p: p.read_bytes() for p in photos.rglob("*") if p.is_file()} == before
-    assert "3 files written" in stdout and "1 files ignored" in stdout
+    assert "3 files written" in stdout and "1 file ignored" in stdout  # issue 12: "1 file"
 
 
 def test_two_folders_with_the_same_file_name_do_not_collide(capsys, photos, tmp_path):

@@ -106,7 +106,7 @@ def test_existing_renditions_are_skipped_and_a_complete_input_is_not_read(tmp_pa
     (src / "b.jpg").write_bytes(b"not a jpeg any more")
     code, stdout, err = _run(capsys, SPEC, str(src), "-o", str(out), "-q")
     assert code == 0, err
-    assert "3 skipped: output exists" in stdout and "1 files: small 1" in stdout
+    assert "3 skipped: output exists" in stdout and "1 file: small 1" in stdout
     assert kept.stat().st_mtime_ns == mtime
     assert _files(out) == ["a-large.jpg", "a-small.webp", "b-large.jpg", "b-small.webp"]
     code, _, err = _run(capsys, SPEC, str(src), "-o", str(out), "-q", "--overwrite")

@@ -69,7 +69,7 @@ def test_hidden_entries_resolve_but_are_not_listed_or_suggested() -> None:
     with pytest.raises(UnknownNameError) as info:
         registry.lookup("fail_onn")
     assert "did you mean" not in str(info.value)
-    assert str(info.value).endswith("Installed: resize")
+    assert str(info.value).endswith("Installed: resize (see 'imagestag plugins')")
     registry.show_hidden = True
     with pytest.raises(UnknownNameError, match="did you mean 'fail_on'"):
         registry.lookup("fail_onn")
@@ -120,13 +120,36 @@ def test_a_filter_registered_locally_is_reported_when_its_name_is_taken(pm) -> N
         pm.add_local("filter", Local)
 
 
-def test_an_unknown_name_lists_a_bounded_number_of_the_installed_ones() -> None:
+def test_an_unknown_name_among_many_counts_them_and_points_to_the_listing() -> None:
     registry: Registry[object] = Registry("colormap")
     for i in range(200):
         registry.add(_entry(f"map{i:03d}"))
     with pytest.raises(UnknownNameError) as info:
         registry.lookup("nothing_like_it")
-    message = str(info.value)
-    assert message.startswith("unknown colormap 'nothing_like_it'. Installed: map000, ")
-    assert message.endswith("... (200 in all)") and len(message) < 400
+    assert str(info.value) == ("unknown colormap 'nothing_like_it'. 200 installed "
+                               "(see 'imagestag plugins --json')")
     assert len(info.value.available) == 200
+
+
+def test_an_unknown_colormap_is_a_short_message_with_the_suggestion_and_the_pointer() -> None:
+    from imagestag_core import FilterParameterError, get_colormap
+    from imagestag_core.filters import FalseColor
+
+    with pytest.raises(UnknownNameError) as info:
+        get_colormap("virdis")
+    assert info.value.suggestion == "viridis" and len(info.value.available) > 100
+    with pytest.raises(FilterParameterError) as through_the_filter:
+        FalseColor(colormap="virdis")
+    for message in (str(info.value), str(through_the_filter.value)):
+        assert len(message) < 300, message
+        assert "did you mean 'viridis'" in message and "'imagestag plugins --json'" in message
+
+
+def test_an_unknown_filter_points_to_imagestag_filters() -> None:
+    registry: Registry[object] = Registry("filter")
+    for name in ("resize", "grayscale", "encode"):
+        registry.add(_entry(name))
+    with pytest.raises(UnknownNameError) as info:
+        registry.lookup("resise")
+    assert str(info.value) == ("unknown filter 'resise'; did you mean 'resize'? Installed: "
+                               "encode, grayscale, resize (see 'imagestag filters')")

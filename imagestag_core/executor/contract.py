@@ -65,6 +65,8 @@ class Executor(WorkerSide, Reporting):
     name: ClassVar[str] = ""
     #: options this class accepts besides the base ones, for error messages
     extra_options: ClassVar[tuple[str, ...]] = ()
+    #: a line of help per option (for the CLI); its type and default: the ``__init__`` parameter
+    option_help: ClassVar[dict[str, str]] = {}
     #: True when stages run concurrently on different frames (per-stage workers),
     #: so a report can show where the pipeline waits
     stage_parallel: ClassVar[bool] = False

@@ -145,8 +145,7 @@ class WorkerSide:
         return self.stage_names[stage], type(self.filters[stage]).name
 
     def record_branches(self, seq: int, value: Any) -> None:
-        """Record the stages that ran inside the last one (a result's ``stage_times``:
-        ``(name, start, end)``) as ``<last stage>.<name>`` (``"1_Tee.small.0_Resize"``)."""
+        """A result's ``stage_times`` (stages run inside the last) as ``<stage>.<name>``."""
         for name, start, end in getattr(value, "stage_times", ()):
             full = f"{self.stage_names[-1]}.{name}"
             self.branch_stats.setdefault(full, StageStats(full)).record(end - start)

@@ -8,6 +8,10 @@ machine drift hits every row alike (not collected by pytest):
 * a pyvips script: ``pyvips.Image.thumbnail`` + ``jpegsave`` in a 2-thread pool
   (``pip install pyvips pyvips-binary``; the row is left out without them)
 * a Pillow script: ``draft`` + ``thumbnail`` + ``save`` in a 2-thread pool
+* two bare OpenCV scripts (no framework: half-size DCT decode, resize, encode, a
+  2-thread pool), one with ``INTER_LINEAR`` (fast, aliased), one with the
+  ``resize`` filter's kernel for this ratio (``INTER_CUBIC`` to twice the target,
+  then a 2x2 ``INTER_AREA``): the floor what these libraries allow, for scale
 
 For each row: wall time (median, min-max), the ratio to pyvips, and the mean
 PSNR of its outputs against a float reference (full decode, float32 area
@@ -70,6 +74,37 @@ PILLOW = """
 """
 
 
+OPENCV = """
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+    import cv2
+
+    src, dst = Path(sys.argv[1]), Path(sys.argv[2])
+    dst.mkdir(exist_ok=True)
+    cv2.setNumThreads(1)
+
+    def one(path):
+        image = cv2.imread(str(path), cv2.IMREAD_REDUCED_COLOR_2)
+        h, w = image.shape[:2]
+        scale = min(1920 / (2 * w), 1080 / (2 * h))
+        size = (round(2 * w * scale), round(2 * h * scale))
+        if KERNEL == "linear":
+            out = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+        else:
+            twice = cv2.resize(image, (2 * size[0], 2 * size[1]), interpolation=cv2.INTER_CUBIC)
+            out = cv2.resize(twice, size, interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(dst / path.name), out, [cv2.IMWRITE_JPEG_QUALITY, 85])
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(one, sorted(src.glob("*.jpg"))))
+"""
+
+
+def _opencv_script(kernel: str) -> str:
+    return f"KERNEL = {kernel!r}\n" + textwrap.dedent(OPENCV)
+
+
 def _make_photos(folder: Path, count: int) -> None:
     from imagestag_plugins.app.samples import photo_like
 
@@ -107,14 +142,16 @@ def main() -> None:
         "imagestag run (exact box)": [imagestag, "run",
                                       "resize 1920x1080 | encode jpeg quality=85"],
     }
-    scripts = {"pyvips thumbnail, 2 threads": PYVIPS, "Pillow draft+thumbnail, 2 threads": PILLOW}
-    for name, source in scripts.items():
-        module = "pyvips" if "pyvips" in name else "PIL"
+    scripts = {"pyvips thumbnail, 2 threads": ("pyvips", PYVIPS),
+               "Pillow draft+thumbnail, 2 threads": ("PIL", PILLOW),
+               "bare OpenCV, linear (floor)": ("cv2", _opencv_script("linear")),
+               "bare OpenCV, resize's kernel (floor)": ("cv2", _opencv_script("cubic"))}
+    for name, (module, source) in scripts.items():
         if subprocess.run([sys.executable, "-c", f"import {module}"],
                           capture_output=True).returncode:
             print(f"# {name}: left out ({module} is not installed)")
             continue
-        path = work / f"{module}_job.py"
+        path = work / f"job_{len(rows)}.py"
         path.write_text(textwrap.dedent(source))
         rows[name] = [sys.executable, str(path)]
 
@@ -125,14 +162,16 @@ def main() -> None:
         return [*base, str(photos), str(out)]
 
     outs = {name: work / f"out-{i}" for i, name in enumerate(rows)}
+    # as on a user's machine: .pyc files are written (the warm-up writes them) and used
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     for name in rows:  # warm-up: page cache, .pyc files
-        subprocess.run(command(name, outs[name]), check=True, capture_output=True)
+        subprocess.run(command(name, outs[name]), check=True, capture_output=True, env=env)
     times: dict[str, list[float]] = {name: [] for name in rows}
     for _ in range(args.rounds):
         for name in rows:
             shutil.rmtree(outs[name], ignore_errors=True)
             start = time.perf_counter()
-            subprocess.run(command(name, outs[name]), check=True, capture_output=True)
+            subprocess.run(command(name, outs[name]), check=True, capture_output=True, env=env)
             times[name].append(time.perf_counter() - start)
     load = os.getloadavg()[0]
     ref = next((n for n in rows if "pyvips" in n), None)

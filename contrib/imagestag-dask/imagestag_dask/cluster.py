@@ -24,7 +24,6 @@ scripts need the guard).
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import contextlib
 import json
@@ -120,6 +119,8 @@ def start_local_cluster(n_workers: int, threads_per_worker: int) -> LocalCluster
 
 def _subprocess_cluster(n_workers: int, threads_per_worker: int) -> Any:
     """A scheduler here and ``n_workers`` ``dask spec`` worker subprocesses, loopback only."""
+    import asyncio  # here, not at the top: the plugin is loaded by every ``imagestag`` start
+
     from distributed import Scheduler, SpecCluster
     from distributed.deploy.subprocess import SubprocessWorker
 

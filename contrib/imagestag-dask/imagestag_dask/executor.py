@@ -11,9 +11,14 @@ Flow of a frame::
            -> worker: build the pipeline once (spec or pickle), apply the stages
            -> Outcome(value | stage + error, per-stage timings) -> deliver / fail
 
-A local cluster (no ``client``/``address``) runs its workers as subprocesses
-that never import the script's ``__main__`` (see :mod:`.cluster`), so a
-script needs no ``if __name__ == "__main__":`` guard::
+Which cluster: the ``client`` given, else the ``address`` given, else Dask's own
+configuration (``dask.config.get("scheduler-address")``, which the
+``DASK_SCHEDULER_ADDRESS`` environment variable sets), else a local cluster.
+So ``DASK_SCHEDULER_ADDRESS=tcp://10.0.0.5:8786 imagestag run ... --executor
+dask`` and ``--executor-option address=tcp://10.0.0.5:8786`` run on a cluster
+that is already up.  A local cluster runs its workers as subprocesses that
+never import the script's ``__main__`` (see :mod:`.cluster`), so a script needs
+no ``if __name__ == "__main__":`` guard::
 
     from imagestag_core import FilterPipeline
     from imagestag_dask import DaskPipelineExecutor
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import threading
 import time
 import uuid
@@ -59,6 +65,8 @@ _HEALTH_CHECK_S = 0.5
 _SCATTER_BYTES = 4 * 1024 * 1024
 _RESULT_TIMEOUT = 300.0
 
+_log = logging.getLogger("imagestag.dask")
+
 
 class NoWorkersError(ImagestagError, RuntimeError):
     """The Dask cluster had no worker for ``worker_loss_timeout`` seconds while it
@@ -80,9 +88,11 @@ class DaskPipelineExecutor(Executor):
         client: a connected ``distributed.Client`` to use; the executor never
             closes it.
         address: a scheduler address (``"tcp://10.0.0.5:8786"``) to connect to;
-            the executor closes the client it opened.  With neither ``client``
-            nor ``address`` a loopback-only local cluster of worker subprocesses
-            without a dashboard is used (see ``shared_cluster``).
+            the executor closes the client it opened.  Without ``client`` or
+            ``address``, Dask's ``scheduler-address`` setting (the
+            ``DASK_SCHEDULER_ADDRESS`` environment variable, a Dask config file)
+            is the address; without that too, a loopback-only local cluster of
+            worker subprocesses without a dashboard is used (see ``shared_cluster``).
         max_in_flight: frames held by Dask at once (default: 2 x the cluster's
             worker threads).  As many more may wait in the executor's local
             queue, where ``stop(cancel=True)`` can still drop them; ``submit``
@@ -95,7 +105,8 @@ class DaskPipelineExecutor(Executor):
             (``distributed.scheduler.allowed-failures``) before reporting them lost.
         num_workers: worker processes of the local cluster (default: the CPUs
             this process may use; the name matches the other executors, so
-            ``imagestag run -j N --executor dask`` works).
+            ``imagestag run -j N --executor dask`` works).  An existing cluster
+            keeps its own workers (the option is then ignored, logged).
         threads_per_worker: threads per local worker process (default 1).
         shared_cluster: ``True`` (default): reuse one local cluster per process,
             started on first use and closed at interpreter exit or by
@@ -124,6 +135,18 @@ class DaskPipelineExecutor(Executor):
     extra_options = ("client", "address", "max_in_flight", "retries", "num_workers",
                      "threads_per_worker", "shared_cluster", "connect_timeout",
                      "worker_loss_timeout")
+    option_help = {
+        "client": "a connected distributed.Client",
+        "address": "scheduler of a running cluster, tcp://host:8786 (default: "
+                   "DASK_SCHEDULER_ADDRESS, else a local cluster)",
+        "num_workers": "worker processes of a local cluster (default: the CPUs)",
+        "max_in_flight": "frames held by Dask at once (default 2 x worker threads)",
+        "retries": "resubmissions of a frame whose task was lost (a worker died)",
+        "threads_per_worker": "threads per local worker process",
+        "shared_cluster": "reuse one local cluster per process (false: one per executor)",
+        "connect_timeout": "seconds to wait for the scheduler and a first worker",
+        "worker_loss_timeout": "seconds with no worker at all before held frames fail",
+    }
 
     def __init__(self, pipeline: FilterPipeline | Iterable[Filter | str] | str, *,
                  client: Any = None, address: str | None = None,
@@ -151,6 +174,7 @@ class DaskPipelineExecutor(Executor):
         self._max_in_flight_arg = max_in_flight
         self.retries = retries
         self._n_workers = num_workers or available_cpus()
+        self._num_workers_arg = num_workers
         self._threads_per_worker = threads_per_worker
         self._shared_cluster = shared_cluster
         self._connect_timeout = connect_timeout
@@ -257,13 +281,27 @@ class DaskPipelineExecutor(Executor):
 
     def _connect(self) -> Any:
         if self._client_arg is not None:
+            _log.info("%s: using the given Dask client", self.label)
             return self._client_arg
-        if self._address is not None:
+        address, origin = self._address, "the address option"
+        if address is None:
+            import dask
+
+            address, origin = dask.config.get("scheduler-address", None), \
+                "Dask's scheduler-address setting (DASK_SCHEDULER_ADDRESS)"
+        if address:
             from distributed import Client
 
-            self._owned_client = Client(self._address, set_as_default=False,
+            _log.info("%s: connecting to the Dask scheduler at %s (from %s)", self.label,
+                      address, origin)
+            if self._num_workers_arg is not None:
+                _log.warning("num_workers=%d is ignored: the cluster at %s has its own "
+                             "workers", self._num_workers_arg, address)
+            self._owned_client = Client(address, set_as_default=False,
                                         timeout=self._connect_timeout)
             return self._owned_client
+        _log.info("%s: starting a local Dask cluster of %d worker processes (%s)", self.label,
+                  self._n_workers, "shared" if self._shared_cluster else "own")
         if self._shared_cluster:
             return shared_client(self._n_workers, self._threads_per_worker)
         self._owned_cluster = start_local_cluster(self._n_workers, self._threads_per_worker)
@@ -415,6 +453,9 @@ class DaskPipelineExecutor(Executor):
             assert lost is not None
             if task.attempt < self.retries and not self._released:
                 task.attempt += 1
+                _log.warning("%s: frame %d was lost on the Dask cluster (%s: %s); retry %d "
+                             "of %d", self.label, seq, type(lost).__name__, lost,
+                             task.attempt, self.retries)
                 with self._tasks:
                     self.tasks_retried += 1
                 self._submit_task(seq, task)

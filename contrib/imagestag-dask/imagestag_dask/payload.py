@@ -17,7 +17,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-import cloudpickle
 from imagestag_core.errors import ImagestagError, PluginError, UnknownNameError
 from imagestag_core.filter import Filter
 from imagestag_core.pipeline import FilterPipeline
@@ -90,6 +89,8 @@ def make_payload(pipeline: FilterPipeline, opencv_threads: int) -> PipelinePaylo
             stages.append(StagePayload(stage_name, entry.name, filt.to_dict(), None,
                                        entry.distribution))
             continue
+        import cloudpickle  # only for filters no installed plugin provides
+
         try:
             data = cloudpickle.dumps(filt)
         except Exception as exc:
@@ -186,6 +187,8 @@ def _build_stage(stage: StagePayload, worker: str) -> Filter:
                 f"version of {stage.provider!r} on every worker",
                 worker=worker, stage=stage.stage, plugin=stage.provider) from None
     assert stage.pickled is not None
+    import cloudpickle
+
     try:
         filt = cloudpickle.loads(stage.pickled)
     except Exception as exc:

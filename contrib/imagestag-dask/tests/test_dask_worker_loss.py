@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -40,9 +41,10 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[tuple[Any, str]]:
 
 
 @pytest.mark.timeout(120)
-def test_all_frames_arrive_after_a_worker_process_is_killed(cluster: tuple[Any, str],
-                                                           make: Any) -> None:
+def test_all_frames_arrive_after_a_worker_process_is_killed(
+        cluster: tuple[Any, str], make: Any, caplog: pytest.LogCaptureFixture) -> None:
     fresh_client, mode = cluster
+    caplog.set_level(logging.INFO, logger="imagestag")
     frames = make(30)
     pipeline = FilterPipeline([Jitter(ms=40), Invert()])
     expected = pipeline.run(frames, executor="sequential")
@@ -74,8 +76,12 @@ def test_all_frames_arrive_after_a_worker_process_is_killed(cluster: tuple[Any, 
         [e.get_pixels().tobytes() for e in expected]
     assert metrics.frames_completed == 30 and metrics.frames_failed == 0
     assert victim_pid not in fresh_client.run(os.getpid).values()
+    retried = [r for r in caplog.records if r.name == "imagestag.dask"
+               and "was lost on the Dask cluster" in r.getMessage()]
+    assert len(retried) == tasks_retried
     if mode == "executor_retries":
         assert tasks_retried >= 1
+        assert retried[0].levelno == logging.WARNING and "retry 1 of 3" in retried[0].getMessage()
 
 
 @pytest.mark.timeout(60)

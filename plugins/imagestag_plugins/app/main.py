@@ -13,6 +13,10 @@ unexpected exception is one ``imagestag: error: internal error: ...`` line
 too; ``-v`` adds its traceback, and lets through what OpenCV, FFmpeg, libpng
 and libtiff print themselves (silenced otherwise, see
 :mod:`~imagestag_plugins.app.native_stderr`).
+The library logs to ``logging.getLogger("imagestag")`` and its children; the
+command installs the one handler that prints those records on stderr
+(``imagestag: warning: ...``) at WARNING, INFO with ``-v``, DEBUG with ``-vv``
+and ERROR only with a command's ``-q`` (:func:`cli_logging`).
 Every subcommand reads its options and positionals in any order, and ``--``
 ends the options (``imagestag run SPEC -o out -- -o.png``).
 ``imagestag --version`` answers before any plugin is loaded.
@@ -22,15 +26,17 @@ Reference: ``docs/cli.md``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 # only the standard library at module level: ``imagestag --version`` must not pay for
 # numpy, OpenCV or the plugins (the core is imported once a command is needed)
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "cli_logging", "log_level", "main"]
 
 _COMMAND_DEST = "_imagestag_command"
 _VERBOSE_DEST = "_imagestag_verbose"
@@ -108,13 +114,58 @@ def _add_verbose(parser: argparse.ArgumentParser, default: Any) -> None:
     """``-v/--verbose`` (unless the command already has one of the two options)."""
     for flags in (("-v", "--verbose"), ("--verbose",)):
         try:
-            parser.add_argument(*flags, dest=_VERBOSE_DEST, action="store_true",
+            parser.add_argument(*flags, dest=_VERBOSE_DEST, action="count",
                                 default=default,
-                                help="show tracebacks of internal errors and what OpenCV, "
+                                help="log INFO (-vv: DEBUG) records of the 'imagestag' loggers; "
+                                     "show tracebacks of internal errors and what OpenCV, "
                                      "FFmpeg, libpng and libtiff print themselves")
             return
         except argparse.ArgumentError:
             continue
+
+
+def log_level(verbose: int, quiet: bool) -> int:
+    """The ``imagestag`` loggers' level for ``-v`` given ``verbose`` times and ``-q``."""
+    if quiet:
+        return logging.ERROR
+    return {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+
+
+def _level_from_flags(arguments: Sequence[str]) -> int:
+    """:func:`log_level` from a first look at the raw arguments (before ``--``)."""
+    head = arguments[:arguments.index("--")] if "--" in arguments else arguments
+    verbose = sum(len(a) - 1 for a in head if a[:2] == "-v" and set(a[1:]) == {"v"})
+    verbose += sum(a == "--verbose" for a in head)
+    return log_level(verbose, any(a in ("-q", "--quiet") for a in head))
+
+
+class _StderrHandler(logging.Handler):
+    """``imagestag: warning: <message>`` on whatever ``sys.stderr`` is at the time
+    (:mod:`.native_stderr` swaps it while a command runs)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            name = "" if record.levelno >= logging.WARNING else f"[{record.name}] "
+            print(f"imagestag: {record.levelname.lower()}: {name}{self.format(record)}",
+                  file=sys.stderr)
+        except Exception:
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def cli_logging(level: int) -> Iterator[None]:
+    """The command's handler on the ``imagestag`` logger at ``level`` for the block
+    (the library itself adds only a ``NullHandler``); removed afterwards."""
+    logger = logging.getLogger("imagestag")
+    handler = _StderrHandler()
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
 
 
 def _version_parser() -> argparse.ArgumentParser:
@@ -136,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="imagestag", description="High-throughput image pipelines built on plugins.",
         epilog="Run 'imagestag demo' for the main job on a generated 20 MP source; "
                "see docs/cli.md for every option.", parents=[_version_parser()])
-    _add_verbose(parser, default=False)
+    _add_verbose(parser, default=0)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
     sub.required = True
     for entry in list_commands():
@@ -185,10 +236,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
-        with warnings.catch_warnings():
+        # the plugins load while the parser is built: the level the flags will ask for is
+        # in force already, so -v shows why a plugin failed to load
+        with warnings.catch_warnings(), cli_logging(_level_from_flags(arguments)):
             warnings.simplefilter("default", PluginWarning)
             args = build_parser().parse_args(arguments)
-            verbose = bool(getattr(args, _VERBOSE_DEST, False))
+            verbosity = int(getattr(args, _VERBOSE_DEST, 0) or 0)
+            verbose = verbosity > 0
+            logging.getLogger("imagestag").setLevel(
+                log_level(verbosity, bool(getattr(args, "quiet", False))))
             with native_stderr_silenced(not verbose):
                 try:
                     status = getattr(args, _COMMAND_DEST).run(args)

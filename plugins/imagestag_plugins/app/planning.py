@@ -1,7 +1,7 @@
 """Which files ``imagestag run`` reads and where each result goes.
 
-* Inputs are files, folders (walked recursively; hidden files and files no
-  codec knows are skipped) or glob patterns.  Output paths mirror the input
+* Inputs are files, folders (walked recursively; hidden entries and files no
+  codec knows are skipped and counted) or glob patterns.  Output paths mirror the input
   tree below the inputs' common folder, so ``a/x.jpg`` and ``b/x.jpg`` become
   ``OUT/a/x.jpg`` and ``OUT/b/x.jpg``.  The extension is the last stage's
   encoding (``encode png`` -> ``.png``), else the input's (``.png`` for a
@@ -68,6 +68,8 @@ class Plan(NamedTuple):
     ignored: int
     #: (path, reason) of entries that cannot be read: broken links, loops, special files
     skipped: list[tuple[str, str]]
+    #: hidden entries (names starting with ".") in the input folders, a folder counted once
+    hidden: int = 0
 
 
 def check_output_dir(out: Path) -> None:
@@ -189,6 +191,7 @@ class _Found:
     root: Path
     ignored: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    hidden: int = 0
 
 
 def _walk(root: Path) -> _Found:
@@ -214,6 +217,7 @@ def _walk(root: Path) -> _Found:
             continue
         for name in names:
             if name.startswith("."):
+                found.hidden += 1
                 continue
             path = folder / name
             reason = _unreadable(path)
@@ -301,11 +305,11 @@ def plan_jobs(inputs: Sequence[str], out: Path, pipeline: FilterPipeline, *,
     ext = output_extension(pipeline)
     # (the file itself, where it is as the user named it, the folder it is relative to)
     candidates: list[tuple[Path, Path, Path]] = []
-    ignored = 0
+    ignored = hidden = 0
     skipped: list[tuple[str, str]] = []
     for arg in inputs:
         found = _expand(arg)
-        ignored += found.ignored
+        ignored, hidden = ignored + found.ignored, hidden + found.hidden
         skipped += found.skipped
         root_abs = found.root.resolve()
         for f in found.files:
@@ -328,7 +332,8 @@ def plan_jobs(inputs: Sequence[str], out: Path, pipeline: FilterPipeline, *,
     common = Path(os.path.commonpath([str(root) for _, _, root in sources]))
     if branches is not None:
         return _rendition_plan(sources, _rendition_jobs(sources, common, out_abs, branches,
-                                                        template), overwrite, ignored, skipped)
+                                                        template), overwrite, ignored, skipped,
+                               hidden)
     targets: dict[Path, list[tuple[Path, Path]]] = {}
     for src, logical, _ in sources:
         rel = logical.relative_to(common)
@@ -358,11 +363,12 @@ def plan_jobs(inputs: Sequence[str], out: Path, pipeline: FilterPipeline, *,
         skipped_existing = len(jobs) - len(kept)
         jobs = kept
     jobs.sort(key=lambda j: str(j.src))
-    return Plan(jobs, skipped_existing, ignored, skipped)
+    return Plan(jobs, skipped_existing, ignored, skipped, hidden)
 
 
 def _rendition_plan(sources: list[tuple[Path, Path, Path]], jobs: list[FileJob],
-                    overwrite: bool, ignored: int, skipped: list[tuple[str, str]]) -> Plan:
+                    overwrite: bool, ignored: int, skipped: list[tuple[str, str]],
+                    hidden: int) -> Plan:
     """``jobs`` less the renditions that exist (unless ``overwrite``), never an input."""
     inputs_set = {src for src, _, _ in sources} | {logical for _, logical, _ in sources}
     kept: list[FileJob] = []
@@ -377,4 +383,4 @@ def _rendition_plan(sources: list[tuple[Path, Path, Path]], jobs: list[FileJob],
         if missing:
             kept.append(FileJob(job.src, missing[0][1], missing))
     kept.sort(key=lambda j: str(j.src))
-    return Plan(kept, existing, ignored, skipped)
+    return Plan(kept, existing, ignored, skipped, hidden)

@@ -13,7 +13,7 @@ from typing import Any
 
 from .output import CLIError, err
 
-__all__ = ["plot_benchmark", "print_run_summary", "require_matplotlib"]
+__all__ = ["counted", "plot_benchmark", "print_run_summary", "require_matplotlib"]
 
 
 def require_matplotlib() -> None:
@@ -81,17 +81,21 @@ def plot_benchmark(result: Any, path: Path) -> None:
 def print_run_summary(report: Any, video: bool) -> None:
     """The ``done: ...`` lines of ``imagestag run`` on stdout; on stderr one
     ``imagestag: error: <input>: <what failed>`` line per failed input."""
-    what = "frames" if video else "files"
-    if getattr(report, "renditions", None):
-        what = "inputs' renditions"
-    parts = [f"{report.frames_out} {what} written to {report.output} in {report.elapsed_s:.2f} s "
-             f"({report.fps:.1f} fps, {report.executor} with {report.workers} workers)"]
+    head = f"{counted(report.frames_out, 'frame' if video else 'file')} written to {report.output}"
+    if getattr(report, "renditions", None):  # a pipeline ending in tee: files per input
+        head = f"{counted(report.frames_out, 'input')} rendered to {report.output}"
+    if report.executor:
+        head += (f" in {report.elapsed_s:.2f} s ({report.fps:.1f} fps, {report.executor} with "
+                 f"{counted(report.workers, 'worker')})")
+    else:  # nothing was left to run (every input skipped): no executor, no rate
+        head += ": nothing to run"
+    parts = [head]
     if video:
         parts.append(f"frames in {report.frames_in}, out {report.frames_out}, "
                      f"dropped {report.dropped}; latency p50 {report.latency_p50_ms:.1f} ms, "
                      f"p95 {report.latency_p95_ms:.1f} ms (submit -> result)")
     if getattr(report, "renditions", None):
-        parts.append(f"{report.written} files: " + ", ".join(
+        parts.append(f"{counted(report.written, 'file')}: " + ", ".join(
             f"{name} {n}" for name, n in report.renditions.items()))
     shrink = shrink_on_load_line(report.decodes)
     if shrink:
@@ -99,7 +103,10 @@ def print_run_summary(report: Any, video: bool) -> None:
     if report.skipped_existing:
         parts.append(f"{report.skipped_existing} skipped: output exists (--overwrite replaces)")
     if report.ignored:
-        parts.append(f"{report.ignored} files ignored: not an image format")
+        parts.append(f"{counted(report.ignored, 'file')} ignored: not an image format")
+    if report.hidden:
+        parts.append(f"{counted(report.hidden, 'hidden entry', 'hidden entries')} ignored "
+                     f"(names starting with '.')")
     for where, reason in report.skipped:
         parts.append(f"skipped {where}: {reason}")
     if report.failures:
@@ -110,6 +117,11 @@ def print_run_summary(report: Any, video: bool) -> None:
     sys.stdout.flush()  # the summary before the errors when both go to one terminal
     for where, message in report.failures:
         err(f"error: {where}: {' '.join(message.split())}")
+
+
+def counted(n: int, word: str, plural: str | None = None) -> str:
+    """``"1 file"``, ``"3 files"`` (``plural`` where adding an s is wrong)."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
 def shrink_on_load_line(decodes: Counter[tuple[str, int]]) -> str:

@@ -63,6 +63,7 @@ class RunReport:
     written: int = 0
     skipped_existing: int = 0
     ignored: int = 0
+    hidden: int = 0
     frames_in: int = 0
     frames_out: int = 0
     dropped: int = 0
@@ -139,14 +140,17 @@ def _write_job(result: Image, job: FileJob, report: RunReport) -> None:
 
 def run_files(pipeline: FilterPipeline, jobs: Sequence[FileJob], *, executor: str = "batch",
               workers: int | None = None, on_error: str = "raise", trace: bool = False,
-              control: RunControl | None = None) -> RunReport:
+              control: RunControl | None = None,
+              executor_options: Mapping[str, Any] | None = None) -> RunReport:
     """Process ``jobs``; see the module docs.  ``on_error="raise"`` stops feeding at
-    the first failure (frames in flight still finish and are written)."""
+    the first failure (frames in flight still finish and are written).
+    ``executor_options`` are keyword options of the executor."""
     control = control or RunControl()
     report = RunReport()
     if not jobs:
         return report
-    ex = build_executor(executor, pipeline, workers=workers, trace=trace, on_error="collect")
+    ex = build_executor(executor, pipeline, workers=workers, trace=trace,
+                        **{**(executor_options or {}), "on_error": "collect"})
     report.executor, report.workers = executor, ex.num_workers
     by_seq: list[FileJob] = []
 
@@ -187,6 +191,7 @@ def run_files(pipeline: FilterPipeline, jobs: Sequence[FileJob], *, executor: st
                     failed(job.src, f"writing {str(job.dst)!r}: {describe(exc)}")
             tick(control)
     report.elapsed_s = time.perf_counter() - t0
+    report.workers = ex.num_workers  # an existing cluster's size is known once connected
     metrics = ex.get_metrics()
     report.latency_p50_ms, report.latency_p95_ms = metrics.latency_p50_ms, metrics.latency_p95_ms
     report.interrupted = control.stop.is_set() and not (on_error == "raise" and report.failures)

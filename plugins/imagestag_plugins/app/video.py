@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,10 +135,12 @@ def run_video(pipeline: FilterPipeline, source: str | int, out: Path, *,
               executor: str = "streaming", workers: int | None = None, live: bool = False,
               on_error: str = "raise", overwrite: bool = False, trace: bool = False,
               control: RunControl | None = None, video: VideoOptions | None = None,
-              reader: Any = None) -> RunReport:
+              reader: Any = None,
+              executor_options: Mapping[str, Any] | None = None) -> RunReport:
     """Run ``pipeline`` over a video file or camera index; see the module docs.
 
-    ``reader`` is one already opened by :func:`open_reader` (closed here)."""
+    ``reader`` is one already opened by :func:`open_reader` (closed here);
+    ``executor_options`` are keyword options of the executor."""
     control = control or RunControl()
     video = video or VideoOptions()
     camera = isinstance(source, int)
@@ -174,6 +176,7 @@ def run_video(pipeline: FilterPipeline, source: str | int, out: Path, *,
         if executor_drops:
             # a short queue keeps latency low; dropping the oldest keeps frames fresh
             options.update(overflow="drop_oldest", queue_size=2)
+        options.update({k: v for k, v in (executor_options or {}).items() if k != "on_error"})
         ex = build_executor(executor, pipeline, workers=workers, trace=trace, **options)
         report.executor, report.workers = executor, ex.num_workers
 

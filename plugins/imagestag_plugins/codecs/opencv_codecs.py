@@ -341,14 +341,9 @@ class JpegCodec(_OpenCVCodec):
             raise DecodeError(f"not a JPEG file (starts with {bytes(data[:4])!r})")
         pos, n, orientation = 2, len(data), 1
         while pos < n:
-            if data[pos] != 0xFF:
-                raise DecodeError(f"corrupt JPEG: expected a marker at byte {pos}")
-            while pos < n and data[pos] == 0xFF:
-                pos += 1
-            if pos >= n:
+            marker, pos = structure.jpeg_marker(data, pos)
+            if marker is None:
                 break
-            marker = data[pos]
-            pos += 1
             if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
                 continue
             if marker in (0xD9, 0xDA):  # EOI / SOS before any frame header

@@ -24,7 +24,7 @@ import struct
 
 from imagestag_core.errors import DecodeError
 
-__all__ = ["check_bmp", "check_jpeg", "check_png", "check_tiff", "check_webp"]
+__all__ = ["check_bmp", "check_jpeg", "check_png", "check_tiff", "check_webp", "jpeg_marker"]
 
 #: deflate's best case: a 258-byte match in two bits
 DEFLATE_MAX_RATIO = 1032
@@ -94,6 +94,18 @@ _ARITHMETIC_SOF = frozenset({0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 _SCAN_END = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")
 
 
+def jpeg_marker(data: bytes, pos: int) -> tuple[int | None, int]:
+    """The marker at ``data[pos]`` (fill bytes skipped) and the offset past it;
+    ``None`` when the data ends in fill bytes.  The segment walk of the JPEG
+    probe and of :func:`check_jpeg` both step with it."""
+    if data[pos] != 0xFF:
+        raise _fail("jpeg", f"expected a marker at byte {pos}")
+    n = len(data)
+    while pos < n and data[pos] == 0xFF:
+        pos += 1
+    return (data[pos], pos + 1) if pos < n else (None, pos)
+
+
 def check_jpeg(data: bytes) -> None:
     """Segments walk from SOI through every scan to EOI inside the data, and the
     entropy-coded data is plausibly sized for the claimed frame."""
@@ -103,14 +115,9 @@ def check_jpeg(data: bytes) -> None:
     while True:
         if pos >= n:
             raise _fail("jpeg", f"the file ends at byte {n} without an end-of-image marker")
-        if data[pos] != 0xFF:
-            raise _fail("jpeg", f"expected a marker at byte {pos}")
-        while pos < n and data[pos] == 0xFF:
-            pos += 1
-        if pos >= n:
+        marker, pos = jpeg_marker(data, pos)
+        if marker is None:
             continue
-        marker = data[pos]
-        pos += 1
         if marker == 0xD9:
             break
         if marker == 0x01 or 0xD0 <= marker <= 0xD8:

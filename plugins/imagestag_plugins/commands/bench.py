@@ -16,9 +16,35 @@ __all__ = ["SEED_TARGET_FPS", "BenchCommand"]
 SEED_TARGET_FPS = 60.0
 
 
+def _options_per_executor(entries: list[Any], items: list[str]) -> dict[str, dict[str, Any]]:
+    """``--executor-option`` items as typed options of each executor that declares the key;
+    a key none of them declares is an error naming the closest one they do."""
+    from difflib import get_close_matches
+
+    from ..app.executor_options import parse_executor_options
+    from ..app.output import CLIError
+
+    owned = {"trace": "--trace", "num_workers": "--workers"}
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key = item.partition("=")[0].strip().replace("-", "_")
+        takers = [e for e in entries if key in e.obj.accepted_options()]
+        if not takers and "=" in item:
+            known = sorted({o for e in entries for o in e.obj.accepted_options()})
+            close = get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise CLIError(f"no benchmarked executor ({', '.join(e.name for e in entries)}) "
+                           f"has an option {key!r}{hint} ('imagestag plugins' lists them)")
+        for entry in takers or entries[:1]:
+            out.setdefault(entry.name, {}).update(
+                parse_executor_options(entry.name, entry.obj, [item], owned=owned))
+    return out
+
+
 class BenchCommand:
     """``imagestag bench [--source PATH] [--pipeline SPEC] [--frames N] [--executors a,b]
-    [--workers N] [--target-fps F] [--json] [--plot FILE.png] [--trace FILE.json]``."""
+    [--workers N] [--executor-option KEY=VALUE]... [--target-fps F] [--json] [--plot FILE.png]
+    [--trace FILE.json]``."""
 
     name = "bench"
     help = "compare every executor on a pipeline (the seed's report)"
@@ -34,6 +60,11 @@ class BenchCommand:
                             help="comma-separated names (default: all)")
         parser.add_argument("--workers", type=int, default=None,
                             help="workers for executors that take num_workers")
+        parser.add_argument("--executor-option", action="append", default=[],
+                            metavar="KEY=VALUE", dest="executor_options",
+                            help="an option for every benchmarked executor that declares it "
+                                 "(repeatable); 'imagestag plugins' lists each executor's "
+                                 "options")
         parser.add_argument("--target-fps", type=float, default=SEED_TARGET_FPS,
                             help=f"PASSED/FAILED threshold (default {SEED_TARGET_FPS:g}, "
                                  f"as the seed)")
@@ -58,10 +89,11 @@ class BenchCommand:
         source = Image(args.source) if args.source else None
         executors = [n.strip() for n in args.executors.split(",") if n.strip()] \
             if args.executors else None
-        if executors:
-            manager = get_plugin_manager()
-            for name in executors:
-                manager.executors.lookup(name)  # an unknown name fails before any timing
+        manager = get_plugin_manager()
+        # an unknown name or option fails before any timing
+        entries = [manager.executors.lookup(n) for n in executors] if executors \
+            else manager.executors.list()
+        options = _options_per_executor(entries, args.executor_options)
         if args.plot:
             require_matplotlib()
         if not args.json:
@@ -71,7 +103,7 @@ class BenchCommand:
         result = Benchmark.run_pipeline(
             pipeline, source=source, num_frames=args.frames, target_fps=args.target_fps,
             executors=executors, num_workers=args.workers, trace=bool(args.trace),
-            show_progress=not args.json)
+            show_progress=not args.json, executor_options=options)
         if args.json:
             print(result.to_json())
         else:

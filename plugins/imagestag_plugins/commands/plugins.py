@@ -8,7 +8,10 @@ import json
 from typing import Any
 
 from imagestag_core import RegisterCommand, __version__, hookimpl
+from imagestag_core.executor import Executor
 from imagestag_core.plugins import RegistryEntry, get_plugin_manager
+
+from ..app.executor_options import describe_option, option_specs
 
 __all__ = ["PluginsCommand", "entry_dict", "missing_extra", "provider"]
 
@@ -53,15 +56,36 @@ def _error_dict(error: Exception) -> dict[str, Any]:
     return out
 
 
+def _option_dicts(cls: Any) -> list[dict[str, Any]]:
+    from ..app.executor_options import CLI_OWNED, settable
+
+    return [{"name": s.name, "type": s.type_text,
+             "default": None if s.required else _jsonable(s.default), "doc": s.doc,
+             "command_line": settable(s.type) and s.name not in CLI_OWNED}
+            for s in option_specs(cls)]
+
+
+def _jsonable(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool)) or value is None else repr(value)
+
+
 def _print_text() -> None:
     manager = get_plugin_manager()
     print(f"imagestag {__version__}")
     for title, registry in (("Filters", manager.filters), ("Executors", manager.executors)):
-        entries = registry.list()
+        entries: list[RegistryEntry[Any]] = registry.list()
         print(f"\n{title} ({len(entries)}):")
         for entry in entries:
             aliases = f"  aliases: {', '.join(entry.aliases)}" if entry.aliases else ""
             print(f"  {entry.name:<18} {provider(entry):<22}{aliases}".rstrip())
+            if registry is manager.executors:
+                for spec in option_specs(entry.obj):
+                    if spec.name not in Executor.base_options:
+                        print(f"      {describe_option(spec)}")
+    print("  every executor also takes:")
+    for spec in option_specs(Executor):
+        print(f"      {describe_option(spec)}")
+    print("  (imagestag run --executor NAME --executor-option KEY=VALUE; docs/cli.md)")
     codec_entries = manager.codecs.list()
     print(f"\nCodecs ({len(codec_entries)}):")
     for codec in codec_entries:
@@ -112,7 +136,8 @@ def _json_doc() -> dict[str, Any]:
     return {
         "imagestag": __version__,
         "filters": [entry_dict(e) for e in manager.filters.list()],
-        "executors": [entry_dict(e) for e in manager.executors.list()],
+        "executors": [{**entry_dict(e), "options": _option_dicts(e.obj)}
+                      for e in manager.executors.list()],
         "codecs": codecs,
         "colormaps": [entry_dict(e) for e in manager.colormaps.list()],
         "commands": commands,

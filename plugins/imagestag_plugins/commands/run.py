@@ -49,8 +49,9 @@ def _bitrate(text: str) -> int:
 
 class RunCommand:
     """``imagestag run SPEC INPUT... -o OUT [--executor NAME] [-j N] [--on-error raise|skip]
-    [--overwrite] [--name TEMPLATE] [--live] [--camera N] [--video-backend NAME]
-    [--video-codec NAME] [--crf N | --bitrate B] [--trace FILE.json] [-q]``."""
+    [--executor-option KEY=VALUE]... [--overwrite] [--name TEMPLATE] [--live] [--camera N]
+    [--video-backend NAME] [--video-codec NAME]
+    [--crf N | --bitrate B] [--trace FILE.json] [-q]``."""
 
     name = "run"
     help = "run a pipeline over files, folders, globs or a video"
@@ -66,6 +67,12 @@ class RunCommand:
         parser.add_argument("--executor", default=None,
                             help="executor name (default batch; streaming for video)")
         parser.add_argument("-j", "--workers", type=int, default=None, help="workers")
+        parser.add_argument("--executor-option", action="append", default=[],
+                            metavar="KEY=VALUE", dest="executor_options",
+                            help="an option of the executor, typed as it declares it "
+                                 "(repeatable), e.g. --executor dask --executor-option "
+                                 "address=tcp://10.0.0.5:8786; 'imagestag plugins' lists "
+                                 "each executor's options")
         parser.add_argument("--on-error", default="raise", choices=("raise", "skip"),
                             help="stop at the first failing input (default) or skip it "
                                  "and go on")
@@ -94,8 +101,9 @@ class RunCommand:
 
     def run(self, args: argparse.Namespace) -> int:
         from imagestag_core.pipeline import FilterPipeline
-        from imagestag_core.plugins import get_plugin_manager
+        from imagestag_core.plugins import get_executor_class, get_plugin_manager
 
+        from ..app.executor_options import parse_executor_options
         from ..app.output import EXIT_ERROR, EXIT_INTERRUPTED, CLIError, progress, write_json
         from ..app.planning import check_output_dir, plan_jobs, rendition_branches
         from ..app.reports import print_run_summary
@@ -119,9 +127,10 @@ class RunCommand:
         if video_in and (args.name is not None or rendition_branches(pipeline) is not None):
             raise CLIError("renditions (a pipeline ending in tee, --name) are written for "
                            "image files; a video is written as one stream")
+        executor = args.executor or ("streaming" if video_in else "batch")
+        options = parse_executor_options(executor, get_executor_class(executor),
+                                         args.executor_options)
         if video_in:
-            executor = args.executor or "streaming"
-            get_plugin_manager().executors.lookup(executor)
             source: str | int = args.camera if args.camera is not None else args.inputs[0]
             video = VideoOptions(args.video_backend, args.video_codec, args.crf, args.bitrate)
             if args.crf is not None and args.crf < 0:
@@ -139,11 +148,10 @@ class RunCommand:
                                        workers=args.workers, live=args.live,
                                        on_error=args.on_error, overwrite=args.overwrite,
                                        trace=bool(args.trace), control=control,
-                                       video=video, reader=reader)
+                                       video=video, reader=reader, executor_options=options)
             finally:
                 control.progress.close()
         else:
-            executor = args.executor or "batch"
             check_output_dir(out)
             plan = plan_jobs(args.inputs, out, pipeline, overwrite=args.overwrite,
                              name=args.name)
@@ -153,10 +161,11 @@ class RunCommand:
                 with _Interrupt(control):
                     report = run_files(pipeline, jobs, executor=executor, workers=args.workers,
                                        on_error=args.on_error, trace=bool(args.trace),
-                                       control=control)
+                                       control=control, executor_options=options)
             finally:
                 control.progress.close()
             report.skipped_existing, report.ignored = plan.skipped_existing, plan.ignored
+            report.hidden = plan.hidden
             report.skipped, report.output = plan.skipped, str(out)
         if args.trace and report.trace is not None:
             write_json(Path(args.trace), report.trace)

@@ -41,6 +41,8 @@ class BatchPipelineExecutor(QueuePoolExecutor):
 
     name = "batch"
     extra_options = ("num_workers", "queue_size")
+    option_help = {"num_workers": "worker threads (default: the CPUs this process may use)",
+                   "queue_size": "capacity of the shared input queue (default 4 per worker)"}
 
     def __init__(self, pipeline: FilterPipeline | list[Filter | str] | str,
                  num_workers: int | None = None, queue_size: int | None = None,

@@ -45,10 +45,9 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import multiprocessing
+import logging
 import os
 import pickle
-import secrets
 import signal
 import subprocess
 import sys
@@ -58,10 +57,7 @@ import traceback
 import warnings
 import weakref
 from collections.abc import Sequence
-from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
-from multiprocessing.shared_memory import SharedMemory
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -71,11 +67,23 @@ from imagestag_core.errors import ExecutorClosedError, ImagestagError
 from imagestag_core.executor import Outcome
 from imagestag_core.filter import Filter
 from imagestag_core.image import Image
+from imagestag_core.lazy_import import lazy_module
 from imagestag_core.pipeline import FilterPipeline
 from imagestag_core.pixel_format import PixelFormat
 from imagestag_core.plugins import LOCAL_PROVIDER, get_plugin_manager
 
 from ._pool import QueuePoolExecutor
+
+if TYPE_CHECKING:
+    import multiprocessing
+    from multiprocessing import connection, shared_memory
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
+    from multiprocessing.shared_memory import SharedMemory
+else:  # imported on first use: every ``imagestag`` start loads this plugin, few use it
+    multiprocessing = lazy_module("multiprocessing", globals())
+    connection = lazy_module("multiprocessing.connection", globals())
+    shared_memory = lazy_module("multiprocessing.shared_memory", globals())
 
 __all__ = ["SEGMENT_PREFIX", "ProcessPipelineExecutor", "WorkerDiedError"]
 
@@ -86,6 +94,8 @@ SEGMENT_PREFIX = "imagestag_"
 _PIPE_BYTES = 64 * 1024
 _START_TIMEOUT = 120.0
 _JOIN_TIMEOUT = 5.0
+
+_log = logging.getLogger("imagestag.executor.process")
 _START_METHODS = ("spawn", "forkserver")
 
 
@@ -209,13 +219,13 @@ def _attach(name: str) -> SharedMemory:
     (or warn about) it a second time when this worker exits.
     """
     if sys.version_info >= (3, 13):
-        return SharedMemory(name=name, track=False)  # type: ignore[call-arg,unused-ignore]
+        return shared_memory.SharedMemory(name=name, track=False)  # type: ignore[call-arg,unused-ignore]
     from multiprocessing import resource_tracker
 
     original = resource_tracker.register
     resource_tracker.register = lambda *args, **kwargs: None
     try:
-        return SharedMemory(name=name)
+        return shared_memory.SharedMemory(name=name)
     finally:
         resource_tracker.register = original
 
@@ -546,7 +556,7 @@ class _Pool:
         self.slots: list[_Slot] = []
         self.lock = threading.Lock()
         self.closed = False
-        self.token = secrets.token_hex(4)
+        self.token = os.urandom(4).hex()
         self.counter = itertools.count()
 
     def segment_name(self) -> str:
@@ -599,6 +609,9 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
 
     name = "process"
     extra_options = ("num_workers", "start_method", "queue_size")
+    option_help = {"num_workers": "worker processes (default: the CPUs this process may use)",
+                   "start_method": "spawn (default) or forkserver",
+                   "queue_size": "capacity of the shared input queue (default 2 per worker)"}
 
     def __init__(self, pipeline: FilterPipeline | list[Filter | str] | str,
                  num_workers: int | None = None, start_method: str | None = None,
@@ -681,7 +694,7 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
         message: tuple[Any, ...] | None = None
         try:
             conn.send(("init", slot.index, self._payload, self.opencv_threads_in_use or 1))
-            ready = wait(waitables, _START_TIMEOUT)
+            ready = connection.wait(waitables, _START_TIMEOUT)
             if conn in ready:
                 message = conn.recv()
         except (EOFError, OSError):
@@ -778,7 +791,7 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
         assert slot.conn is not None and slot.process is not None
         # no timeout: a filter may legitimately take long, and the sentinel (or
         # the end of the pipe) wakes this wait if the worker dies for any reason
-        ready = wait(slot.waitables())
+        ready = connection.wait(slot.waitables())
         if slot.conn in ready:
             try:
                 reply: tuple[Any, ...] = slot.conn.recv()
@@ -804,6 +817,7 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
         error = WorkerDiedError(
             f"process worker {slot.index} (pid {pid}) died while processing frame {seq} "
             f"({_exit_text(exitcode)})", worker=slot.index, pid=pid, exitcode=exitcode)
+        _log.warning("%s: %s", self.label, error)
         if self.on_error != "raise" and self.should_run():
             try:
                 self._restart(slot)
@@ -818,6 +832,7 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
                 raise ExecutorClosedError(f"{self.label} is closed")
             self._launch(slot)
         self._await_ready(slot)
+        _log.info("%s: worker %d restarted (pid %s)", self.label, slot.index, slot.pid)
 
     def _record(self, seq: int, timings: list[tuple[int, float, float]], worker: int) -> None:
         for index, t0, t1 in timings:
@@ -873,7 +888,8 @@ class ProcessPipelineExecutor(QueuePoolExecutor):
         with self._pool.lock:
             if self._pool.closed:
                 raise ExecutorClosedError(f"{self.label} is closed")
-            segment = SharedMemory(name=self._pool.segment_name(), create=True, size=nbytes)
+            segment = shared_memory.SharedMemory(name=self._pool.segment_name(), create=True,
+                                                 size=nbytes)
             slot.segments[role] = segment
         if current is not None:
             # the worker's mapping of the old one stays valid until it re-attaches

@@ -62,6 +62,9 @@ class StreamingPipelineExecutor(Executor):
 
     name = "streaming"
     extra_options = ("num_workers", "queue_size", "overflow")
+    option_help = {"num_workers": "threads per stage: one number, a list, or auto",
+                   "queue_size": "capacity of each queue between stages",
+                   "overflow": "a full first queue: block, drop_oldest or drop_newest"}
     stage_parallel = True
 
     def __init__(self, pipeline: FilterPipeline | list[Filter | str] | str,
