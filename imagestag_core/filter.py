@@ -13,6 +13,7 @@ from .codec import ImageInfo
 from .errors import FilterParameterError
 from .image import Image
 from .params import ParamSpec, resolve_params
+from .spec import filter_from_dict, filter_to_dict, format_stage, parse_stage_text
 
 if sys.version_info >= (3, 11):
     from typing import dataclass_transform
@@ -74,44 +75,31 @@ class Filter:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        inherited: tuple[ParamSpec, ...] = ()
-        for base in cls.__mro__[1:]:
-            if issubclass(base, Filter) and base.__dict__.get("params"):
-                inherited = base.__dict__["params"]
-                break
-        own = inspect.get_annotations(cls)
-
-        def skip(name: str, tp: Any) -> bool:
-            return name in ("name", "params") or typing.get_origin(tp) is ClassVar or (
-                tp is ClassVar)
-
-        cls.params = resolve_params(cls, own, inherited, skip)
-        if "name" not in cls.__dict__ or not cls.__dict__["name"]:
-            cls.name = cls.__name__.lower()
+        inherited: tuple[ParamSpec, ...] = next((
+            b.__dict__["params"] for b in cls.__mro__[1:]
+            if issubclass(b, Filter) and b.__dict__.get("params")), ())
+        cls.params = resolve_params(cls, inspect.get_annotations(cls), inherited, lambda name, tp: (
+            name in ("name", "params") or ClassVar in (tp, typing.get_origin(tp))))
+        cls.name = cls.__dict__.get("name") or cls.__name__.lower()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         cls = type(self)
         names = [p.name for p in cls.params]
         positional = cls.map_positional(args)
-        for key in positional:
-            if key in kwargs:
-                raise FilterParameterError(
-                    f"{cls.name}: parameter {key!r} given both positionally and by keyword",
-                    filter_name=cls.name, parameter=key)
+        for key in (k for k in positional if k in kwargs):
+            raise FilterParameterError(
+                f"{cls.name}: parameter {key!r} given both positionally and by keyword",
+                filter_name=cls.name, parameter=key)
         values = {**positional, **kwargs}
-        for key in values:
-            if key not in names:
-                raise FilterParameterError(_unknown_param_message(cls, key),
-                                           filter_name=cls.name, parameter=key)
+        for key in (k for k in values if k not in names):
+            raise FilterParameterError(_unknown_param_message(cls, key),
+                                       filter_name=cls.name, parameter=key)
         for spec in cls.params:
-            if spec.name in values:
-                value = _coerce(cls, spec, values[spec.name])
-            elif spec.required:
+            if spec.required and spec.name not in values:
                 raise FilterParameterError(
                     f"{cls.name}: missing required parameter {spec.name!r} ({spec.type_text})",
                     filter_name=cls.name, parameter=spec.name)
-            else:
-                value = spec.default
+            value = _coerce(cls, spec, values[spec.name]) if spec.name in values else spec.default
             object.__setattr__(self, spec.name, value)
         self.__post_init__()
         object.__setattr__(self, "_frozen", True)
@@ -133,15 +121,15 @@ class Filter:
     def __post_init__(self) -> None:
         """Hook for cross-parameter validation and precomputed, immutable state."""
 
-    def decode_hint(self, info: ImageInfo, reductions: tuple[int, ...]) -> int:
+    def decode_hint(self, info: ImageInfo, reductions: tuple[int, ...]) -> int | None:
         """How much smaller the source may be decoded when this filter runs first.
 
-        ``info`` is the header of an encoded source and ``reductions`` the
-        factors its codec can decode at (``Codec.decode_reductions``).  Return
-        one of them, or 1 for "full size" (the default).  Only a filter whose
-        result is the same (up to resampling) from the reduced source may
-        return more than 1; shrink-on-load is asked of the filter, never
-        decided by its name.
+        ``info`` is the header of an encoded source and ``reductions`` the factors its
+        codec can decode at (``Codec.decode_reductions``).  Return one of them, 1 for
+        "full size" (the default), or None to hand the question to the next stage
+        (a filter that passes the source on untouched).  Only a filter whose result
+        is the same (up to resampling) from the reduced source may return more than
+        1; shrink-on-load is asked of the filter, never decided by its name.
         """
         return 1
 
@@ -168,27 +156,19 @@ class Filter:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"filter": name, "params": {...}}`` with JSON-compatible values."""
-        from .spec import filter_to_dict
-
         return filter_to_dict(self)
 
     def to_string(self) -> str:
         """The spec text of this one stage, e.g. ``"resize size=1920x1080"``."""
-        from .spec import format_stage
-
         return format_stage(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Filter:
-        from .spec import filter_from_dict
-
         return filter_from_dict(data)
 
     @classmethod
     def parse(cls, text: str) -> Filter:
         """Build one filter from spec text (``"resize 0.5"``)."""
-        from .spec import parse_stage_text
-
         return parse_stage_text(text)
 
     def __setattr__(self, key: str, value: Any) -> None:
@@ -235,7 +215,7 @@ def _unknown_param_message(cls: type[Filter], key: str) -> str:
     names = [p.name for p in cls.params]
     close = get_close_matches(key, names, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    valid = ", ".join(names) if names else "none"
+    valid = ", ".join(names) or "none"
     return f"{cls.name} has no parameter {key!r}{hint} Valid parameters: {valid}"
 
 

@@ -25,6 +25,7 @@ from imagestag_plugins.filters.faults import FailOn as FailOn
 from imagestag_plugins.filters.faults import HoldGIL as HoldGIL
 from imagestag_plugins.filters.grayscale import Grayscale as Grayscale
 from imagestag_plugins.filters.resize import Resize as Resize
+from imagestag_plugins.filters.tee import Tee as Tee
 
 from imagestag_core.executor import Executor as Executor
 from imagestag_core.executor import ExecutorMetrics as ExecutorMetrics

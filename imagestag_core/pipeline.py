@@ -25,7 +25,7 @@ class FilterPipeline:
     """Filters applied one after another.
 
     Args:
-        filters: filter objects and/or spec strings (``"resize 0.5"``), or one
+        filters: filter objects, pipelines and/or spec strings (``"resize 0.5"``), or one
             spec string for the whole pipeline (``"resize 0.5 | falsecolor hot"``).
 
     Stage names are ``"<index>_<ClassName>"`` (``"0_Resize"``), as in the seed;
@@ -36,28 +36,21 @@ class FilterPipeline:
     __slots__ = ("_filters", "_stage_names")
 
     def __init__(self, filters: Iterable[Filter | str] | str | FilterPipeline = ()) -> None:
-        if isinstance(filters, FilterPipeline):
-            items: list[Filter] = list(filters.filters)
-        elif isinstance(filters, str):
-            items = list(FilterPipeline.parse(filters).filters)
-        elif isinstance(filters, Filter):
-            items = [filters]
-        else:
-            try:
-                sequence = list(filters)
-            except TypeError:
-                raise ImagestagError(f"FilterPipeline expects a list of filters or a spec "
-                                     f"string, got {type(filters).__name__}") from None
-            items = []
-            for index, item in enumerate(sequence):
-                if isinstance(item, Filter):
-                    items.append(item)
-                elif isinstance(item, str):
-                    items.extend(FilterPipeline.parse(item).filters)
-                else:
-                    raise ImagestagError(
-                        f"pipeline stage {index} is a {type(item).__name__}, not a Filter or "
-                        f"a spec string")
+        try:
+            sequence = [filters] if isinstance(filters, (str, Filter, FilterPipeline)) else \
+                list(filters)
+        except TypeError:
+            raise ImagestagError(f"FilterPipeline expects a list of filters or a spec "
+                                 f"string, got {type(filters).__name__}") from None
+        items: list[Filter] = []
+        for index, one in enumerate(sequence):
+            if isinstance(one, (str, FilterPipeline)):
+                items.extend((one if isinstance(one, FilterPipeline) else self.parse(one)).filters)
+            elif isinstance(one, Filter):
+                items.append(one)
+            else:
+                raise ImagestagError(f"pipeline stage {index} is a {type(one).__name__}, "
+                                     f"not a Filter or a spec string")
         self._filters: tuple[Filter, ...] = tuple(items)
         self._stage_names = tuple(f"{i}_{type(f).__name__}" for i, f in enumerate(items))
 
@@ -97,40 +90,40 @@ class FilterPipeline:
         :class:`ImagestagError` naming the filter.
         """
         codec = image.codec
-        if not self._filters or codec is None or image.is_decoded:
-            return image
         reductions = tuple(getattr(codec, "decode_reductions", ()))
-        if not reductions:
+        if codec is None or image.is_decoded or not reductions:
             return image
-        first = self._filters[0]
         info = ImageInfo(image.width, image.height, image.pixel_format, image.dtype)
-        factor = first.decode_hint(info, reductions)
+        factor = self.decode_hint(info, reductions)
         if factor == 1:
             return image
         if factor not in reductions:
-            raise ImagestagError(f"{type(first).__name__}.decode_hint() returned {factor!r}, "
-                                 f"not 1 or one of the {codec.name} codec's reductions "
-                                 f"{reductions}")
-        _log.debug("shrink-on-load: %s decoded at 1/%d for %r", codec.name, factor, first)
+            raise ImagestagError(f"{type(self._filters[0]).__name__}.decode_hint() returned "
+                                 f"{factor!r}, not 1 or one of the {codec.name} codec's "
+                                 f"reductions {reductions}")
+        _log.debug("shrink-on-load: %s decoded at 1/%d for %r", codec.name, factor, self)
         return image.with_decode_reduction(factor)
+
+    def decode_hint(self, info: ImageInfo, reductions: tuple[int, ...]) -> int:
+        """The first filter's hint that is not None (``decode`` passes it on), else 1."""
+        hints = (f.decode_hint(info, reductions) for f in self._filters)
+        return next((h for h in hints if h is not None), 1)
 
     def run(self, images: Iterable[Any], executor: str = "batch",
             **options: Any) -> list[Image | FrameError]:
         """Process ``images`` with the executor registered as ``executor``; input order."""
         from .plugins import get_executor
 
-        show_progress = options.pop("show_progress", False)
-        progress = options.pop("progress", None)
+        shown = {key: options.pop(key) for key in ("show_progress", "progress") if key in options}
         with get_executor(executor, self, **options) as ex:
-            return ex.process_all(images, show_progress=show_progress, progress=progress)
+            return ex.process_all(images, **shown)
 
     # -- specs ---------------------------------------------------------------------
 
     @classmethod
     def parse(cls, text: str) -> FilterPipeline:
         """Build a pipeline from spec text (grammar in :mod:`imagestag_core.spec`)."""
-        stages = parse_text(text)
-        return cls([build_filter(stage, text) for stage in stages])
+        return cls([build_filter(stage, text) for stage in parse_text(text)])
 
     def to_string(self) -> str:
         return " | ".join(format_stage(f) for f in self._filters)
@@ -140,13 +133,10 @@ class FilterPipeline:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | list[Any]) -> FilterPipeline:
-        if isinstance(data, Mapping):
-            extra = set(data) - {"stages"}
-            if extra:
-                raise SpecError(f"unknown pipeline keys {sorted(extra)}; expected 'stages'")
-            stages = data.get("stages")
-        else:
-            stages = data
+        extra = set(data) - {"stages"} if isinstance(data, Mapping) else set()
+        if extra:
+            raise SpecError(f"unknown pipeline keys {sorted(extra)}; expected 'stages'")
+        stages = data.get("stages") if isinstance(data, Mapping) else data
         if not isinstance(stages, list):
             raise SpecError(f"a pipeline dict needs a 'stages' list, got {type(stages).__name__}")
         return cls([filter_from_dict(stage, index) for index, stage in enumerate(stages)])
@@ -189,9 +179,8 @@ class FilterPipeline:
         return self._filters[index]
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, FilterPipeline):
-            return NotImplemented
-        return self._filters == other._filters
+        return self._filters == other._filters if isinstance(other, FilterPipeline) else \
+            NotImplemented
 
     def __hash__(self) -> int:
         return hash(self._filters)

@@ -6,7 +6,7 @@ Text grammar
 
     pipeline := stage ("|" stage)*
     stage    := NAME argument*
-    argument := value | KEY "=" value
+    argument := value | KEY "=" value | KEY "=" "(" pipeline ")"
 
 * Stages are separated by ``|``; an empty stage is an error.
 * Positional values map to the filter's declared parameters in order (a
@@ -19,6 +19,8 @@ Text grammar
   JSON escapes; ``'single'`` quotes too).  Values are converted to each
   parameter's declared type, so a bare ``12`` is the text "12" for a string
   parameter.
+* ``KEY=(PIPELINE)``: a pipeline as a value (a ``tee`` branch), a ``FilterPipeline``;
+  a ``{"stages": [...]}`` mapping in the dict form.  Inside, ``)`` ends a bare word.
 * Parsing never evaluates code.  Every problem raises
   :class:`~imagestag_core.errors.SpecError` with the position and what was
   expected there.
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["filter_from_dict", "filter_to_dict", "format_stage", "format_value", "parse_text"]
 
 MAX_DIGITS = 4300  #: Python's default text-to-int limit, whatever the interpreter says
+MAX_NESTING = 32  #: how deep ``KEY=(PIPELINE)`` branches may nest in spec text
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]|-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?')
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
@@ -56,6 +59,8 @@ _FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
 _SIZE = re.compile(r"(\d+)?[xX](\d+)?")
 _BARE_SAFE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-/:+]*")
 _SPECIALS = set("|=\"' \t\r\n")
+#: a quoted string up to its first unescaped closing quote
+_QUOTED = {q: re.compile(f"{q}(?:[^{q}\\\\]|\\\\.)*{q}", re.DOTALL) for q in "\"'"}
 _KEYWORDS: dict[str, Any] = {"true": True, "false": False, "none": None, "null": None, "()": ()}
 
 
@@ -65,6 +70,7 @@ class Token:
     raw: str
     position: int
     quoted: bool = False
+    branch: tuple[StageText, ...] | None = None  #: the stages of a ``KEY=(PIPELINE)`` value
 
 
 @dataclass(frozen=True)
@@ -77,8 +83,7 @@ class StageText:
 
 class _Scanner:
     def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
+        self.text, self.pos = text, 0
 
     def error(self, message: str, expected: str | None = None,
               position: int | None = None) -> SpecError:
@@ -89,41 +94,32 @@ class _Scanner:
         while self.pos < len(self.text) and self.text[self.pos] in " \t\r\n":
             self.pos += 1
 
-    def at_end(self) -> bool:
-        return self.pos >= len(self.text)
-
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""
 
-    def read_bare(self) -> str:
+    def read_bare(self, closing: str = "") -> str:
+        """A bare word; inside a branch (``closing``) a ``)`` ends it, except in ``()``."""
         start = self.pos
-        while self.pos < len(self.text) and self.text[self.pos] not in _SPECIALS:
+        if closing and self.text.startswith("()", start):
+            self.pos += 2
+        while self.pos < len(self.text) and self.text[self.pos] not in _SPECIALS and \
+                self.text[self.pos] not in closing:
             self.pos += 1
         return self.text[start:self.pos]
 
     def read_quoted(self) -> str:
-        start = self.pos
-        quote = self.text[self.pos]
-        self.pos += 1
-        escaped = False
-        while self.pos < len(self.text):
-            ch = self.text[self.pos]
-            self.pos += 1
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                body = self.text[start:self.pos]
-                if quote == "'":
-                    body = '"' + body[1:-1].replace("\\'", "'").replace('"', '\\"') + '"'
-                try:
-                    value = json.loads(body)
-                except json.JSONDecodeError as exc:
-                    raise self.error(f"invalid escape in quoted string: {exc.msg}",
-                                     "a JSON-style string", start) from None
-                return str(value)
-        raise self.error("unterminated string", f"a closing {quote}", start)
+        start, quote = self.pos, self.text[self.pos]
+        match = _QUOTED[quote].match(self.text, start)
+        if match is None:
+            raise self.error("unterminated string", f"a closing {quote}", start)
+        self.pos, body = match.end(), match.group()
+        if quote == "'":
+            body = '"' + body[1:-1].replace("\\'", "'").replace('"', '\\"') + '"'
+        try:
+            return str(json.loads(body))
+        except json.JSONDecodeError as exc:
+            raise self.error(f"invalid escape in quoted string: {exc.msg}",
+                             "a JSON-style string", start) from None
 
 
 def _int(digits: str) -> int:
@@ -142,14 +138,11 @@ def literal(raw: str) -> Any:
         return float(raw)
     size = _SIZE.fullmatch(raw)
     if size and (size.group(1) or size.group(2)):
-        return (_int(size.group(1)) if size.group(1) else None,
-                _int(size.group(2)) if size.group(2) else None)
-    if "," in raw:
-        parts = raw.split(",")
-        if parts[-1] == "":
-            parts = parts[:-1]
-        if all(parts):
-            return tuple(literal(p) for p in parts)
+        return tuple(_int(side) if side else None for side in size.groups())
+    parts = raw.split(",")
+    parts = parts[:-1] if parts[-1] == "" else parts
+    if "," in raw and all(parts):
+        return tuple(literal(p) for p in parts)
     return raw
 
 
@@ -164,66 +157,82 @@ def parse_text(text: str) -> list[StageText]:
     """Split spec text into stages and tokens (no filter look-up yet)."""
     if not isinstance(text, str):
         raise SpecError(f"a pipeline spec must be text, got {type(text).__name__}")
-    sc = _Scanner(text)
+    return _stages(_Scanner(text), "")
+
+
+def _stages(sc: _Scanner, closing: str) -> list[StageText]:
+    """Stages up to the end, or (``closing=")"``) past the ``)`` of a branch."""
+    stop, ends = "|" + closing, " \t\r\n|" + closing
     stages: list[StageText] = []
     while True:
         sc.skip_space()
         start = sc.pos
-        if sc.at_end() or sc.peek() == "|":
+        if not sc.peek() or sc.peek() in stop:
             raise sc.error("empty stage", "a filter name such as 'resize'")
-        name = sc.read_bare()
+        name = sc.read_bare(closing)
         if not name or not _NAME.fullmatch(name):
             raise sc.error(f"invalid filter name {name or sc.peek()!r}",
                            "a filter name (letters, digits, '_', '-', '.')", start)
         args: list[Token] = []
         kwargs: list[tuple[str, Token]] = []
-        seen: set[str] = set()
         while True:
             sc.skip_space()
-            if sc.at_end() or sc.peek() == "|":
+            if not sc.peek() or sc.peek() in stop:
                 break
             tok_start = sc.pos
             if sc.peek() in "\"'":
                 raw = sc.read_quoted()
-                if sc.peek() and sc.peek() not in " \t\r\n|":
-                    raise sc.error("unexpected character after a quoted string", "a space or '|'")
-                args.append(Token(raw, raw, tok_start, quoted=True))
-                if kwargs:
-                    raise sc.error("positional value after key=value", "key=value", tok_start)
-                continue
-            if sc.peek() == "=":
+                if sc.peek() and sc.peek() not in ends:
+                    raise sc.error("unexpected character after a quoted string",
+                                   "a space or '|'")
+                token = Token(raw, raw, tok_start, quoted=True)
+            elif sc.peek() == "=":
                 raise sc.error("'=' without a parameter name", "key=value")
-            word = sc.read_bare()
-            if sc.peek() == "=":
-                if not _KEY.fullmatch(word):
-                    raise sc.error(f"invalid parameter name {word!r}",
-                                   "a parameter name", tok_start)
-                if word in seen:
-                    raise sc.error(f"parameter {word!r} given twice", None, tok_start)
-                seen.add(word)
-                sc.pos += 1
-                val_start = sc.pos
-                if sc.peek() in "\"'" and sc.peek():
-                    raw = sc.read_quoted()
-                    token = Token(raw, raw, val_start, quoted=True)
-                else:
-                    raw = sc.read_bare()
-                    if not raw:
-                        raise sc.error(f"missing value for {word!r}", "a value after '='")
-                    if sc.peek() == "=":
-                        raise sc.error("unexpected '='", "a space between parameters")
-                    token = Token(_literal_at(sc, raw, val_start), raw, val_start)
-                kwargs.append((word, token))
             else:
-                if kwargs:
-                    raise sc.error("positional value after key=value", "key=value", tok_start)
-                args.append(Token(_literal_at(sc, word, tok_start), word, tok_start))
+                word = sc.read_bare(closing)
+                if sc.peek() == "=":
+                    if not _KEY.fullmatch(word):
+                        raise sc.error(f"invalid parameter name {word!r}", "a parameter name",
+                                       tok_start)
+                    if any(key == word for key, _ in kwargs):
+                        raise sc.error(f"parameter {word!r} given twice", None, tok_start)
+                    sc.pos += 1
+                    kwargs.append((word, _value(sc, word, closing, ends)))
+                    continue
+                token = Token(_literal_at(sc, word, tok_start), word, tok_start)
+            if kwargs:
+                raise sc.error("positional value after key=value", "key=value", tok_start)
+            args.append(token)
         stages.append(StageText(name, start, tuple(args), tuple(kwargs)))
-        if sc.at_end():
+        if not sc.peek() and closing:
+            raise sc.error("unclosed '(' of a branch", "a closing ')'")
+        sc.pos += 1  # the "|", or the ")" that closes this branch (past the end: done)
+        if sc.pos > len(sc.text) or sc.text[sc.pos - 1] == ")":
             return stages
-        sc.pos += 1  # the "|"
-        if sc.at_end() or not sc.text[sc.pos:].strip():
+        if not sc.text[sc.pos:].strip():
             raise sc.error("empty stage after '|'", "a filter name")
+
+
+def _value(sc: _Scanner, key: str, closing: str, ends: str) -> Token:
+    """The value after ``key=``: quoted, a ``(branch | pipeline)``, or a bare literal."""
+    start = sc.pos
+    if sc.peek() in "\"'" and sc.peek():
+        raw = sc.read_quoted()
+        return Token(raw, raw, start, quoted=True)
+    if sc.peek() == "(" and not sc.text.startswith("()", start):
+        if closing.count(")") >= MAX_NESTING:
+            raise sc.error(f"branches nested more than {MAX_NESTING} deep", None, start)
+        sc.pos += 1
+        branch = tuple(_stages(sc, closing + ")"))
+        if sc.peek() and sc.peek() not in ends:
+            raise sc.error("unexpected character after a branch", "a space or '|'")
+        return Token(None, sc.text[start:sc.pos], start, branch=branch)
+    raw = sc.read_bare(closing)
+    if not raw:
+        raise sc.error(f"missing value for {key!r}", "a value after '='")
+    if sc.peek() == "=":
+        raise sc.error("unexpected '='", "a space between parameters")
+    return Token(_literal_at(sc, raw, start), raw, start)
 
 
 def build_filter(stage: StageText, text: str) -> Filter:
@@ -241,13 +250,15 @@ def build_filter(stage: StageText, text: str) -> Filter:
     except FilterParameterError as exc:
         raise SpecError(str(exc), text=text, position=stage.position) from None
     values: dict[str, Any] = {}
-    tokens = dict(zip(positional, stage.args))
-    tokens.update(dict(stage.kwargs))
+    tokens = {**dict(zip(positional, stage.args)), **dict(stage.kwargs)}
     for key, value in [*positional.items(), *((k, t.value) for k, t in stage.kwargs)]:
         token = tokens[key]
-        spec = by_name.get(key)
-        if spec is not None and not token.quoted and not isinstance(value, str) and \
-                accepts_str(spec.type):
+        if token.branch is not None:  # a KEY=(PIPELINE) value: built here, positions exact
+            from .pipeline import FilterPipeline
+
+            value = FilterPipeline([build_filter(branch, text) for branch in token.branch])
+        elif (spec := by_name.get(key)) is not None and not token.quoted and \
+                not isinstance(value, str) and accepts_str(spec.type):
             try:
                 value = spec.coerce(value)
             except (TypeError, ValueError, ArithmeticError):
@@ -258,9 +269,8 @@ def build_filter(stage: StageText, text: str) -> Filter:
     except FilterParameterError as exc:
         param_name = exc.parameter or ""
         pos = tokens[param_name].position if param_name in tokens else stage.position
-        expected: str | None = None
-        if param_name in by_name:
-            expected = f"{param_name}: {by_name[param_name].type_text}"
+        expected = f"{param_name}: {by_name[param_name].type_text}" if param_name in by_name \
+            else None
         raise SpecError(str(exc), text=text, position=pos, expected=expected) from None
     except ImagestagError as exc:
         raise SpecError(str(exc), text=text, position=stage.position) from None
@@ -296,10 +306,10 @@ def format_value(value: Any) -> str:
             return value
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, tuple):
-        if len(value) == 2 and all(v is None or (isinstance(v, int) and not isinstance(v, bool)
-                                                  and v >= 0) for v in value) \
-                and value != (None, None):
-            return f"{'' if value[0] is None else value[0]}x{'' if value[1] is None else value[1]}"
+        if len(value) == 2 and value != (None, None) and all(
+                v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
+                for v in value):
+            return "x".join("" if v is None else str(v) for v in value)
         if not value:
             return "()"
         items = [format_value(v) for v in value]
@@ -307,6 +317,10 @@ def format_value(value: Any) -> str:
             if isinstance(v, (tuple, list)) or "," in item or any(c in item for c in " |=\"'"):
                 raise SpecError(f"cannot write tuple item {v!r} in spec text; use to_dict()")
         return ",".join(items) + ("," if len(items) == 1 else "")
+    from .pipeline import FilterPipeline
+
+    if isinstance(value, FilterPipeline):  # a branch: KEY=(PIPELINE)
+        return f"({value.to_string()})"
     raise SpecError(f"cannot write a {type(value).__name__} value in a spec: {value!r}")
 
 
@@ -322,7 +336,9 @@ def format_stage(filt: Filter) -> str:
 
 
 def _jsonable(value: Any) -> Any:
-    return [_jsonable(v) for v in value] if isinstance(value, tuple) else value
+    """Tuples as lists, a branch (a FilterPipeline value) as its ``{"stages": ...}`` dict."""
+    return value.to_dict() if hasattr(value, "to_dict") else [
+        _jsonable(v) for v in value] if isinstance(value, tuple) else value
 
 
 def filter_to_dict(filt: Filter) -> dict[str, Any]:
@@ -331,6 +347,11 @@ def filter_to_dict(filt: Filter) -> dict[str, Any]:
 
 
 def _lists_to_tuples(value: Any) -> Any:
+    """Lists as tuples, a ``{"stages": ...}`` mapping as the branch's FilterPipeline."""
+    if isinstance(value, Mapping):
+        from .pipeline import FilterPipeline
+
+        return FilterPipeline.from_dict(value)
     return tuple(_lists_to_tuples(v) for v in value) if isinstance(value, list) else value
 
 

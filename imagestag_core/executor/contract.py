@@ -128,6 +128,7 @@ class Executor(WorkerSide, Reporting, FutureSide):
         self.requested_opencv_threads = opencv_threads
         #: per-stage figures, one :class:`StageStats` per stage
         self.stage_stats = [StageStats(n) for n in self.stage_names]
+        self.branch_stats: dict[str, StageStats] = {}
         self._store = ResultStore(preserve_order=self.preserve_order, on_error=on_error,
                                   max_pending=max_pending_results, label=self.label)
         self._lifecycle = threading.Lock()
@@ -372,6 +373,7 @@ class Executor(WorkerSide, Reporting, FutureSide):
                 if ready is not None:
                     yield ready
                 continue
+            self.record_branches(seq, frame)
             store.complete_inline(seq)
             yield seq, frame
 

@@ -22,6 +22,7 @@ class Reporting:
     pipeline: FilterPipeline
     stage_names: tuple[str, ...]
     stage_stats: list[StageStats]
+    branch_stats: dict[str, StageStats]
     _store: ResultStore
     _spans: list[Span]
     _opencv_value: int | None
@@ -36,8 +37,8 @@ class Reporting:
         """What the executor did so far (see :class:`ExecutorMetrics`)."""
         snap = self._store.snapshot()
         counts = snap.counts
-        first, last = snap.first, snap.last
-        active = (last - first) if (first is not None and last is not None) else 0.0
+        active = snap.last - snap.first if snap.first is not None and snap.last is not None \
+            else 0.0
         for stats, workers in zip(self.stage_stats, self.stage_workers()):
             stats.workers = workers
         completed = counts[Outcome.DELIVERED]
@@ -51,7 +52,7 @@ class Reporting:
             latency_p50_ms=1000 * percentile(snap.latencies, 0.5),
             latency_p95_ms=1000 * percentile(snap.latencies, 0.95),
             opencv_threads=self._opencv_value,
-            stages=[s.snapshot(active) for s in self.stage_stats])
+            stages=[s.snapshot(active) for s in (*self.stage_stats, *self.branch_stats.values())])
 
     def summary(self) -> str:
         """``get_metrics().summary()``."""
@@ -63,5 +64,5 @@ class Reporting:
 
     def trace_events(self) -> dict[str, Any]:
         """Spans as a Chrome trace-event document (open in Perfetto or chrome://tracing)."""
-        return trace_document(self.spans(), self.stage_names,
+        return trace_document(self.spans(), [*self.stage_names, *self.branch_stats],
                               {"executor": self.name, "pipeline": self.pipeline.to_string()})

@@ -35,8 +35,7 @@ class StageFailed(Exception):
 
     def __init__(self, stage: int | None, error: BaseException) -> None:
         super().__init__(stage, error)
-        self.stage = stage
-        self.error = error
+        self.stage, self.error = stage, error
 
 
 def apply_stage(index: int, filt: Filter, image: Image) -> Image:
@@ -68,6 +67,7 @@ class WorkerSide:
     stage_names: tuple[str, ...]
     trace: bool
     stage_stats: list[StageStats]
+    branch_stats: dict[str, StageStats]
     _store: ResultStore
     _spans: list[Span]
     _opencv_value: int | None
@@ -150,8 +150,18 @@ class WorkerSide:
             return None, None
         return self.stage_names[stage], type(self.filters[stage]).name
 
+    def record_branches(self, seq: int, value: Any) -> None:
+        """A result's ``stage_times`` (stages run inside the last) as ``<stage>.<name>``."""
+        for name, start, end in getattr(value, "stage_times", ()):
+            full = f"{self.stage_names[-1]}.{name}"
+            self.branch_stats.setdefault(full, StageStats(full)).record(end - start)
+            if self.trace:  # span stages index stage_names, then branch_stats
+                index = len(self.stage_names) + list(self.branch_stats).index(full)
+                self._spans.append(Span(index, seq, "branches", start, end))
+
     def deliver(self, seq: int, value: Any) -> None:
-        """Frame ``seq`` finished with ``value``."""
+        """Frame ``seq`` finished with ``value`` (see :meth:`record_branches`)."""
+        self.record_branches(seq, value)
         self._store.deliver(seq, value)
 
     def fail(self, seq: int, stage: int | None, error: BaseException) -> None:

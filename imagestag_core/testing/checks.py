@@ -110,9 +110,14 @@ def _guarded(test: Callable[..., None]) -> Callable[..., None]:
 
 def fingerprint(image: Image) -> tuple[Any, ...]:
     """What must be byte-identical between two runs: format, dtype, size, metadata and
-    the encoded bytes (when the image carries them) or the pixels."""
+    the encoded bytes (when the image carries them) or the pixels; for an image with
+    named ``renditions`` (a ``tee`` result), each rendition's fingerprint by name."""
     head = (image.pixel_format.value, str(image.dtype), image.size,
             repr(sorted(image.metadata.items(), key=lambda kv: kv[0])))
+    renditions = getattr(image, "renditions", None)  # a branching filter's named results
+    if isinstance(renditions, Mapping) and renditions:
+        return (*head, "renditions", tuple((name, fingerprint(r))
+                                           for name, r in renditions.items()))
     if image.encoded is not None:
         return (*head, "encoded", image.encoded_format, image.encoded)
     pixels = image.get_pixels()
@@ -122,7 +127,7 @@ def fingerprint(image: Image) -> tuple[Any, ...]:
 def _short(fp: tuple[Any, ...]) -> str:
     kind = fp[4] if len(fp) > 4 else "?"
     payload = fp[-1]
-    digest = hash(payload) & 0xFFFFFFFF if isinstance(payload, bytes) else payload
+    digest = hash(payload) & 0xFFFFFFFF if isinstance(payload, (bytes, tuple)) else payload
     return f"{fp[0]} {fp[1]} {fp[2][0]}x{fp[2][1]} {kind} #{digest:08x}"
 
 

@@ -15,6 +15,12 @@
   under its real name when that is an input.
 * An input is never overwritten; an existing output is skipped unless
   ``overwrite`` is set.
+* Renditions: when the last stage offers ``rendition_branches()`` (``tee``),
+  each input becomes one file per rendition, named by a template (default
+  :data:`RENDITION_NAME`, ``photo-small.webp``) in the input's mirrored folder;
+  ``{ext}`` is the branch's last encoding, else the input's own.  Renditions
+  that exist are left out (``overwrite`` replaces them), and an input whose
+  renditions all exist is not read at all.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import errno
 import glob
 import os
 import stat
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,15 +39,23 @@ from imagestag_core.errors import CodecError, ImagestagError, UnknownNameError
 from imagestag_core.pipeline import FilterPipeline
 from imagestag_core.plugins import codec_for_data, codec_for_path, get_codec
 
-__all__ = ["FileJob", "Plan", "check_output_dir", "output_extension", "plan_jobs"]
+__all__ = ["RENDITION_NAME", "FileJob", "Plan", "check_output_dir", "output_extension",
+           "plan_jobs", "rendition_branches"]
+
+#: the default ``--name`` of a rendition: ``photo-small.webp``
+RENDITION_NAME = "{stem}-{branch}.{ext}"
+_FIELDS = {"stem", "branch", "ext"}
 
 
 @dataclass(frozen=True)
 class FileJob:
-    """One input file and the output it becomes."""
+    """One input file and the output it becomes; for a pipeline that ends in a
+    ``tee``, ``renditions`` pairs each rendition still to write with its file
+    (``dst`` is then the first of them)."""
 
     src: Path
     dst: Path
+    renditions: tuple[tuple[str, Path], ...] = ()
 
 
 class Plan(NamedTuple):
@@ -82,6 +97,56 @@ def output_extension(pipeline: FilterPipeline) -> str | None:
         return get_codec(fmt).extensions[0]
     except UnknownNameError:
         return None
+
+
+def rendition_branches(pipeline: FilterPipeline) -> dict[str, FilterPipeline] | None:
+    """Rendition name -> branch when the last stage makes renditions (``tee``), else None."""
+    last = pipeline.filters[-1] if pipeline.filters else None
+    branches = getattr(last, "rendition_branches", None)
+    found = branches() if callable(branches) else None
+    return found or None
+
+
+def _check_template(template: str) -> None:
+    """Refuse a ``--name`` with unknown fields, no ``{branch}``, or a path out of its folder."""
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as exc:
+        raise ImagestagError(f"--name {template!r}: {exc}") from None
+    if fields - _FIELDS:
+        raise ImagestagError(f"--name {template!r}: unknown field(s) "
+                             f"{', '.join(sorted(fields - _FIELDS))}; use {{stem}}, "
+                             f"{{branch}} and {{ext}}")
+    if "branch" not in fields:
+        raise ImagestagError(f"--name {template!r} needs {{branch}}, or every rendition of "
+                             f"an input would get the same name")
+    if Path(template).is_absolute() or ".." in Path(template).parts:
+        raise ImagestagError(f"--name {template!r} must stay inside the output folder")
+
+
+def _rendition_jobs(sources: list[tuple[Path, Path, Path]], common: Path, out_abs: Path,
+                    branches: dict[str, FilterPipeline], template: str) -> list[FileJob]:
+    """One job per input, with one file per rendition (see the module docs)."""
+    exts = {name: output_extension(branch) for name, branch in branches.items()}
+    bases: dict[Path, list[tuple[Path, Path]]] = {}
+    for src, logical, _ in sources:
+        rel = logical.relative_to(common)
+        bases.setdefault(out_abs / rel.with_suffix(""), []).append((src, logical))
+    jobs: list[FileJob] = []
+    for base, srcs in bases.items():
+        for src, logical in srcs:
+            # x.png and x.jpg both giving x-small.webp: keep the input suffix in the stem
+            stem = base.name if len(srcs) == 1 else logical.name
+            own = _own_format(logical).suffix if _is_image_file(logical) else (
+                _sniffed_extension(src) or "")
+            files = tuple((name, base.parent / template.format(
+                stem=stem, branch=name, ext=(exts[name] or own).lstrip(".")))
+                for name in branches)
+            if len({path for _, path in files}) < len(files):
+                raise ImagestagError(f"--name {template!r} gives two renditions of "
+                                     f"{str(src)!r} the same file name")
+            jobs.append(FileJob(src, files[0][1], files))
+    return jobs
 
 
 def _is_image_file(path: Path) -> bool:
@@ -222,12 +287,20 @@ def _sniffed_extension(src: Path) -> str | None:
 
 
 def plan_jobs(inputs: Sequence[str], out: Path, pipeline: FilterPipeline, *,
-              overwrite: bool = False) -> Plan:
-    """The jobs for ``inputs`` and what was left out (see :class:`Plan`).
+              overwrite: bool = False, name: str | None = None) -> Plan:
+    """The jobs for ``inputs`` and what was left out (see :class:`Plan`); ``name``
+    is the rendition file name template (default :data:`RENDITION_NAME`).
 
     Raises :class:`ImagestagError` for a missing input, no image files at all,
-    or an output that would replace an input.
+    an output that would replace an input, or a bad ``name``.
     """
+    branches = rendition_branches(pipeline)
+    if name is not None and branches is None:
+        raise ImagestagError("--name names renditions: the pipeline must end in a tee, "
+                             "as in 'decode | tee small=(resize 320x) large=(resize 1920x)'")
+    template = RENDITION_NAME if name is None else name
+    if branches is not None:
+        _check_template(template)
     out_abs = out.resolve()
     ext = output_extension(pipeline)
     # (the file itself, where it is as the user named it, the folder it is relative to)
@@ -257,6 +330,10 @@ def plan_jobs(inputs: Sequence[str], out: Path, pipeline: FilterPipeline, *,
     if not sources:
         raise ImagestagError(f"no image files found in {', '.join(map(repr, inputs))}")
     common = Path(os.path.commonpath([str(root) for _, _, root in sources]))
+    if branches is not None:
+        return _rendition_plan(sources, _rendition_jobs(sources, common, out_abs, branches,
+                                                        template), overwrite, ignored, skipped,
+                               hidden)
     targets: dict[Path, list[tuple[Path, Path]]] = {}
     for src, logical, _ in sources:
         rel = logical.relative_to(common)
@@ -287,3 +364,23 @@ def plan_jobs(inputs: Sequence[str], out: Path, pipeline: FilterPipeline, *,
         jobs = kept
     jobs.sort(key=lambda j: str(j.src))
     return Plan(jobs, skipped_existing, ignored, skipped, hidden)
+
+
+def _rendition_plan(sources: list[tuple[Path, Path, Path]], jobs: list[FileJob],
+                    overwrite: bool, ignored: int, skipped: list[tuple[str, str]],
+                    hidden: int) -> Plan:
+    """``jobs`` less the renditions that exist (unless ``overwrite``), never an input."""
+    inputs_set = {src for src, _, _ in sources} | {logical for _, logical, _ in sources}
+    kept: list[FileJob] = []
+    existing = 0
+    for job in jobs:
+        if any(path in inputs_set for _, path in job.renditions):
+            raise ImagestagError(f"refusing to overwrite the input {str(job.src)!r}; "
+                                 f"choose another output folder")
+        missing = job.renditions if overwrite else tuple(
+            (n, path) for n, path in job.renditions if not path.exists())
+        existing += len(job.renditions) - len(missing)
+        if missing:
+            kept.append(FileJob(job.src, missing[0][1], missing))
+    kept.sort(key=lambda j: str(j.src))
+    return Plan(kept, existing, ignored, skipped, hidden)

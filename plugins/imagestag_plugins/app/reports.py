@@ -82,6 +82,8 @@ def print_run_summary(report: Any, video: bool) -> None:
     """The ``done: ...`` lines of ``imagestag run`` on stdout; on stderr one
     ``imagestag: error: <input>: <what failed>`` line per failed input."""
     head = f"{counted(report.frames_out, 'frame' if video else 'file')} written to {report.output}"
+    if getattr(report, "renditions", None):  # a pipeline ending in tee: files per input
+        head = f"{counted(report.frames_out, 'input')} rendered to {report.output}"
     if report.executor:
         head += (f" in {report.elapsed_s:.2f} s ({report.fps:.1f} fps, {report.executor} with "
                  f"{counted(report.workers, 'worker')})")
@@ -92,6 +94,9 @@ def print_run_summary(report: Any, video: bool) -> None:
         parts.append(f"frames in {report.frames_in}, out {report.frames_out}, "
                      f"dropped {report.dropped}; latency p50 {report.latency_p50_ms:.1f} ms, "
                      f"p95 {report.latency_p95_ms:.1f} ms (submit -> result)")
+    if getattr(report, "renditions", None):
+        parts.append(f"{counted(report.written, 'file')}: " + ", ".join(
+            f"{name} {n}" for name, n in report.renditions.items()))
     shrink = shrink_on_load_line(report.decodes)
     if shrink:
         parts.append(shrink)

@@ -13,6 +13,10 @@
   an interrupted run leaves finished files and nothing half-written.
   :attr:`RunControl.stop` (set by the CLI's SIGINT handler) stops feeding new
   inputs; frames in flight finish and are written.
+* Renditions (a pipeline ending in ``tee``): the frame's result carries every
+  rendition by name (``result.renditions``); each one the job still needs is
+  written to its own file, counted per rendition in
+  :attr:`RunReport.renditions`.  A frame that fails writes none of them.
 """
 
 from __future__ import annotations
@@ -72,6 +76,8 @@ class RunReport:
     output: str = ""
     #: (codec name, shrink-on-load factor) -> how many inputs were read that way
     decodes: Counter[tuple[str, int]] = field(default_factory=Counter)
+    #: rendition name -> files written (a pipeline that ends in ``tee``)
+    renditions: Counter[str] = field(default_factory=Counter)
     trace: dict[str, Any] | None = None
 
     @property
@@ -114,6 +120,22 @@ def _write_result(result: Image, dst: Path) -> Path:
     dst.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(dst, data)
     return dst
+
+
+def _write_job(result: Image, job: FileJob, report: RunReport) -> None:
+    """Write ``result`` (or each rendition ``job`` still needs) and count the files."""
+    if not job.renditions:
+        _write_result(result, job.dst)
+        report.written += 1
+        return
+    renditions: Mapping[str, Image] = getattr(result, "renditions", {})
+    for name, dst in job.renditions:
+        if name not in renditions:
+            raise ImagestagError(f"the result has no rendition {name!r} (it has "
+                                 f"{', '.join(renditions) or 'none'})")
+        _write_result(renditions[name], dst)
+        report.written += 1
+        report.renditions[name] += 1
 
 
 def run_files(pipeline: FilterPipeline, jobs: Sequence[FileJob], *, executor: str = "batch",
@@ -163,8 +185,7 @@ def run_files(pipeline: FilterPipeline, jobs: Sequence[FileJob], *, executor: st
                 failed(job.src, describe(result))
             else:
                 try:
-                    _write_result(result, job.dst)
-                    report.written += 1
+                    _write_job(result, job, report)
                     report.frames_out += 1
                 except (ImagestagError, OSError) as exc:
                     failed(job.src, f"writing {str(job.dst)!r}: {describe(exc)}")

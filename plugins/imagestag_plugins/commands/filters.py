@@ -48,6 +48,8 @@ def _format_value(value: Any) -> str:
 def _example_spec(entry: RegistryEntry) -> str:
     """A spec a person can copy: as many declared examples as combine, else the minimum."""
     cls = entry.obj
+    if isinstance(getattr(cls, "spec_example", None), str):  # a filter with its own example
+        return str(cls.spec_example)
     values: dict[str, Any] = {}
     for p in cls.params:
         if p.example is REQUIRED:

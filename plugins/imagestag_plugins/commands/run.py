@@ -49,7 +49,7 @@ def _bitrate(text: str) -> int:
 
 class RunCommand:
     """``imagestag run SPEC INPUT... -o OUT [--executor NAME] [-j N] [--on-error raise|skip]
-    [--executor-option KEY=VALUE]... [--overwrite] [--live] [--camera N]
+    [--executor-option KEY=VALUE]... [--overwrite] [--name TEMPLATE] [--live] [--camera N]
     [--video-backend NAME] [--video-codec NAME]
     [--crf N | --bitrate B] [--trace FILE.json] [-q]``."""
 
@@ -77,6 +77,9 @@ class RunCommand:
                             help="stop at the first failing input (default) or skip it "
                                  "and go on")
         parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+        parser.add_argument("--name", metavar="TEMPLATE", default=None,
+                            help="file name of each rendition of a pipeline that ends in tee "
+                                 "(default '{stem}-{branch}.{ext}')")
         parser.add_argument("--camera", type=int, default=None, metavar="N",
                             help="read camera N instead of files (live)")
         parser.add_argument("--live", action="store_true",
@@ -102,7 +105,7 @@ class RunCommand:
 
         from ..app.executor_options import parse_executor_options
         from ..app.output import EXIT_ERROR, EXIT_INTERRUPTED, CLIError, progress, write_json
-        from ..app.planning import check_output_dir, plan_jobs
+        from ..app.planning import check_output_dir, plan_jobs, rendition_branches
         from ..app.reports import print_run_summary
         from ..app.runner import RunControl, run_files
         from ..app.video import VideoOptions, is_animation, is_video, open_reader, run_video
@@ -121,6 +124,9 @@ class RunCommand:
             raise CLIError("no inputs: give files, folders or globs (or --camera N)")
         if args.live and not video_in:
             raise CLIError("--live applies to video input only")
+        if video_in and (args.name is not None or rendition_branches(pipeline) is not None):
+            raise CLIError("renditions (a pipeline ending in tee, --name) are written for "
+                           "image files; a video is written as one stream")
         executor = args.executor or ("streaming" if video_in else "batch")
         options = parse_executor_options(executor, get_executor_class(executor),
                                          args.executor_options)
@@ -147,7 +153,8 @@ class RunCommand:
                 control.progress.close()
         else:
             check_output_dir(out)
-            plan = plan_jobs(args.inputs, out, pipeline, overwrite=args.overwrite)
+            plan = plan_jobs(args.inputs, out, pipeline, overwrite=args.overwrite,
+                             name=args.name)
             jobs = plan.jobs
             control.progress = progress(len(jobs), executor, args.quiet)
             try:

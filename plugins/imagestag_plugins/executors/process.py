@@ -130,6 +130,8 @@ def _inline_image(message: tuple[Any, ...], metadata: dict[str, Any]) -> Image |
     shared memory instead and are rebuilt by the receiving side.
     """
     kind = message[0]
+    if kind == "object":  # an Image subclass (a tee's Renditions), pickled as itself
+        return message[1]
     if kind == "encoded":
         _, data, codec, (width, height, fmt, dtype), *reduce = message
         info = ImageInfo(width, height, PixelFormat(fmt), np.dtype(dtype))
@@ -346,6 +348,8 @@ class _Worker:
 
     def _output(self, seq: int, image: Image, out_name: str | None,
                 received: Image) -> tuple[Any, ...]:
+        if type(image) is not Image:  # a subclass keeps what it adds (renditions) by pickle
+            return ("object", image)
         if image.encoded is not None:
             info = (image.width, image.height, image.pixel_format.value, image.dtype.str)
             return ("encoded", image.encoded, image.encoded_format, info)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from imagestag_core import hookimpl
-from imagestag_core.codec import decode_with
+from imagestag_core.codec import ImageInfo, decode_with
 from imagestag_core.filter import Filter
 from imagestag_core.image import Image
 from imagestag_core.lazy_import import lazy_module
@@ -42,6 +42,11 @@ class Decode(Filter):
 
     reduce: Literal[1, 2, 4, 8] = param(1, doc="shrink-on-load factor")
     page: int = param(0, min=0, doc="page of a multi-page file (0 first)")
+
+    def decode_hint(self, info: ImageInfo, reductions: tuple[int, ...]) -> int | None:
+        """None at ``reduce=1``, page 0: the source is handed on as it is (a lazily
+        reduced image stays lazy), so the next stage picks the shrink-on-load factor."""
+        return None if self.reduce == 1 and self.page == 0 else 1
 
     def apply(self, image: Image) -> Image:
         factor = self.reduce
