@@ -54,6 +54,9 @@ def test_the_core_holds_no_cli_or_runner_code() -> None:
 def test_core_modules_stay_small_and_the_library_under_its_budget() -> None:
     sizes = {str(p.relative_to(CORE)): len(p.read_text().splitlines()) for p in LIBRARY}
     assert {name: n for name, n in sizes.items() if n > 420} == {}
-    # the budget counts written lines (code, docstrings, comments), not blank ones
+    # the budget counts written lines (code, docstrings, comments), not blank ones: the
+    # library of the architecture redesign (4,200), plus the one part of the executor
+    # contract added since that cannot live in a plugin: Future and asyncio frames
+    # (executor/futures.py and the store's claims, about 180 lines, issue 12)
     written = sum(1 for p in LIBRARY for line in p.read_text().splitlines() if line.strip())
-    assert written <= 4200, sizes
+    assert written <= 4200 + 200, sizes
