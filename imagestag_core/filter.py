@@ -216,6 +216,6 @@ def _unknown_param_message(cls: type[Filter], key: str) -> str:
     close = get_close_matches(key, names, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     valid = ", ".join(names) or "none"
-    return f"{cls.name} has no parameter {key!r}{hint} Valid parameters: {valid}"
+    return f"{cls.name} has no parameter {key!r}{hint or '.'} Valid parameters: {valid}"
 
 

@@ -243,6 +243,22 @@ def test_raise_stops_at_a_failing_stage_and_names_the_file_and_stage(capsys, pho
     assert not [p for p in out.rglob("*") if p.name.startswith(".")]
 
 
+def test_raise_says_how_many_inputs_it_never_ran(capsys, tmp_path):
+    src = tmp_path / "in"
+    (src).mkdir()
+    (src / "a_first.jpg").write_bytes(b"hello, not a JPEG")  # sorted first: fails at once
+    for i in range(5):
+        write_jpeg(src / f"b_{i}.jpg", seed=i)
+    code, stdout, _ = run_cli(capsys, "run", "resize 48x32 | encode png", str(src),
+                              "-o", str(tmp_path / "out"))
+    assert code == 1
+    assert "1 failed (listed on stderr)" in stdout
+    assert "stopped at the first failure (--on-error raise): 5 inputs not run" in stdout
+    code, stdout, _ = run_cli(capsys, "run", "resize 48x32 | encode png", str(src),
+                              "-o", str(tmp_path / "out2"), "--on-error", "skip")
+    assert code == 1 and "5 files written" in stdout and "not run" not in stdout
+
+
 def test_shrink_on_load_decodes_jpegs_reduced_and_keeps_the_output_size(capsys, tmp_path):
     src = write_jpeg(tmp_path / "in" / "big.jpg", 800, 600)
     out = tmp_path / "out"

@@ -140,3 +140,16 @@ def test_required_parameter_must_be_given() -> None:
     with pytest.raises(FilterParameterError, match="missing required parameter 'value'"):
         Needs()
     assert Needs(3).value == 3
+
+
+def test_an_unknown_parameter_message_reads_as_sentences_with_or_without_a_suggestion() -> None:
+    from imagestag_core.errors import ImagestagError
+    from imagestag_core.plugins import get_filter
+
+    resize = get_filter("resize")
+    with pytest.raises(ImagestagError) as close:
+        resize(size=(8, 8), mod="fit")
+    assert "no parameter 'mod'; did you mean 'mode'? Valid parameters: " in str(close.value)
+    with pytest.raises(ImagestagError) as far:
+        resize(size=(8, 8), zzzzzz=1)
+    assert "no parameter 'zzzzzz'. Valid parameters: " in str(far.value)

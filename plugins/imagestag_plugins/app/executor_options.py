@@ -117,8 +117,9 @@ def parse_executor_options(executor: str, cls: type[Executor], items: Sequence[s
         key, sep, raw = item.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or not key:
+            example = next(iter(sorted(specs)), "queue_size")
             raise ImagestagError(f"--executor-option {item!r}: expected KEY=VALUE "
-                                 f"(e.g. address=tcp://127.0.0.1:8786)")
+                                 f"(e.g. {example}=..., 'imagestag plugins' lists the options)")
         spec = specs.get(key)
         if spec is None:
             close = get_close_matches(key, list(specs), n=1)

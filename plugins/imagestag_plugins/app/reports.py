@@ -111,6 +111,9 @@ def print_run_summary(report: Any, video: bool) -> None:
         parts.append(f"skipped {where}: {reason}")
     if report.failures:
         parts.append(f"{len(report.failures)} failed (listed on stderr)")
+    if getattr(report, "not_run", 0):
+        parts.append(f"stopped at the first failure (--on-error raise): "
+                     f"{counted(report.not_run, 'input')} not run (--on-error skip goes on)")
     if report.interrupted:
         parts.append("interrupted: finished outputs kept, nothing half-written")
     print("done: " + "\n  ".join(parts))

@@ -73,6 +73,8 @@ class RunReport:
     latency_p50_ms: float = 0.0
     latency_p95_ms: float = 0.0
     interrupted: bool = False
+    #: inputs never read because ``on_error="raise"`` stopped the run at a failure
+    not_run: int = 0
     output: str = ""
     #: (codec name, shrink-on-load factor) -> how many inputs were read that way
     decodes: Counter[tuple[str, int]] = field(default_factory=Counter)
@@ -195,6 +197,8 @@ def run_files(pipeline: FilterPipeline, jobs: Sequence[FileJob], *, executor: st
     metrics = ex.get_metrics()
     report.latency_p50_ms, report.latency_p95_ms = metrics.latency_p50_ms, metrics.latency_p95_ms
     report.interrupted = control.stop.is_set() and not (on_error == "raise" and report.failures)
+    if on_error == "raise" and report.failures:
+        report.not_run = len(jobs) - report.frames_in
     if trace:
         report.trace = ex.trace_events()
     return report

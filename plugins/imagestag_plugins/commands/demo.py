@@ -56,7 +56,7 @@ class DemoCommand:
         executor = build_executor(args.executor, pipeline, workers=args.workers, trace=False)
         print(f"imagestag demo: {args.frames} frames of a generated {PHOTO_WIDTH}x{PHOTO_HEIGHT} "
               f"({PHOTO_WIDTH * PHOTO_HEIGHT / 1e6:.2f} MP) photo-like source\n"
-              f"  pipeline: {pipeline.to_string()}\n"
+              f"  pipeline: {SEED_PIPELINE}\n"
               f"  executor: {args.executor} ({executor.num_workers} workers)")
         written: list[Path] = []
         bar = progress(args.frames, args.executor, args.quiet)
