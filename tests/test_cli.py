@@ -249,11 +249,12 @@ def test_raise_says_how_many_inputs_it_never_ran(capsys, tmp_path):
     (src / "a_first.jpg").write_bytes(b"hello, not a JPEG")  # sorted first: fails at once
     for i in range(5):
         write_jpeg(src / f"b_{i}.jpg", seed=i)
-    code, stdout, _ = run_cli(capsys, "run", "resize 48x32 | encode png", str(src),
-                              "-o", str(tmp_path / "out"))
+    code, stdout, err = run_cli(capsys, "run", "resize 48x32 | encode png", str(src),
+                                "-o", str(tmp_path / "out"))
     assert code == 1
     assert "1 failed (listed on stderr)" in stdout
     assert "stopped at the first failure (--on-error raise): 5 inputs not run" in stdout
+    assert "a_first.jpg: reading the input: DecodeError: not a JPEG file" in err
     code, stdout, _ = run_cli(capsys, "run", "resize 48x32 | encode png", str(src),
                               "-o", str(tmp_path / "out2"), "--on-error", "skip")
     assert code == 1 and "5 files written" in stdout and "not run" not in stdout

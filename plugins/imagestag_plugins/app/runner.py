@@ -172,7 +172,7 @@ def run_files(pipeline: FilterPipeline, jobs: Sequence[FileJob], *, executor: st
                 source_image = Image(job.src)
                 image = pipeline.prepare_source(source_image)
             except (ImagestagError, OSError) as exc:
-                failed(job.src, describe(exc))
+                failed(job.src, f"reading the input: {describe(exc)}")  # as a FrameError says
                 tick(control)
                 continue
             report.decodes[(source_image.encoded_format or "", image.decode_reduction)] += 1
