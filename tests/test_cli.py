@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -591,3 +592,18 @@ def test_the_shrink_on_load_summary_counts_inputs_decoded_at_full_size(capsys, t
     stdout = capsys.readouterr().out
     assert "1 of 2 inputs decoded at reduced size (shrink-on-load: 1 JPEG at 1/4)" in stdout
     assert "JPEGs decoded at" not in stdout
+
+
+def test_quiet_before_the_command_is_the_same_as_after_it(capsys, tmp_path):
+    write_jpeg(tmp_path / "in" / "a.jpg")
+    after = run_cli(capsys, "run", "resize 48x32 | encode png", str(tmp_path / "in"),
+                    "-o", str(tmp_path / "out1"), "-q")
+    before = run_cli(capsys, "-q", "run", "resize 48x32 | encode png", str(tmp_path / "in"),
+                     "-o", str(tmp_path / "out2"))
+    assert before[0] == after[0] == 0
+
+    def timeless(text: str) -> str:
+        return re.sub(r" in [0-9.]+ s \([0-9.]+ fps", " in T", text.replace("out2", "out1"))
+
+    assert (timeless(before[1]), before[2]) == (timeless(after[1]), after[2])
+    assert (tmp_path / "out2" / "a.png").is_file()

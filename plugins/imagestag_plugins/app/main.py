@@ -40,6 +40,7 @@ __all__ = ["build_parser", "cli_logging", "log_level", "main"]
 
 _COMMAND_DEST = "_imagestag_command"
 _VERBOSE_DEST = "_imagestag_verbose"
+_QUIET_DEST = "_imagestag_quiet"
 # no command-line argument can hold a NUL byte (main() refuses one), so a NUL in front
 # unambiguously marks an argument that came after "--" while argparse looks at it
 _AFTER_DASHES = "\0"
@@ -188,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'imagestag demo' for the main job on a generated 20 MP source; "
                "see docs/cli.md for every option.", parents=[_version_parser()])
     _add_verbose(parser, default=0)
+    # before the command (imagestag -q run ...) as after it: the command sees args.quiet
+    parser.add_argument("-q", "--quiet", dest=_QUIET_DEST, action="store_true",
+                        help="only errors, for every command")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
     sub.required = True
     for entry in list_commands():
@@ -241,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings(), cli_logging(_level_from_flags(arguments)):
             warnings.simplefilter("default", PluginWarning)
             args = build_parser().parse_args(arguments)
+            if getattr(args, _QUIET_DEST, False):
+                args.quiet = True
             verbosity = int(getattr(args, _VERBOSE_DEST, 0) or 0)
             verbose = verbosity > 0
             logging.getLogger("imagestag").setLevel(
