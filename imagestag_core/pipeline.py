@@ -37,8 +37,10 @@ class FilterPipeline:
 
     def __init__(self, filters: Iterable[Filter | str] | str | FilterPipeline = ()) -> None:
         try:
-            sequence = [filters] if isinstance(filters, (str, Filter, FilterPipeline)) else \
-                list(filters)
+            if isinstance(filters, (str, Filter, FilterPipeline)):
+                sequence: list[Any] = [filters]
+            else:
+                sequence = list(filters)
         except TypeError:
             raise ImagestagError(f"FilterPipeline expects a list of filters or a spec "
                                  f"string, got {type(filters).__name__}") from None
@@ -97,17 +99,24 @@ class FilterPipeline:
         factor = self.decode_hint(info, reductions)
         if factor == 1:
             return image
-        if factor not in reductions:
-            raise ImagestagError(f"{type(self._filters[0]).__name__}.decode_hint() returned "
-                                 f"{factor!r}, not 1 or one of the {codec.name} codec's "
-                                 f"reductions {reductions}")
         _log.debug("shrink-on-load: %s decoded at 1/%d for %r", codec.name, factor, self)
         return image.with_decode_reduction(factor)
 
     def decode_hint(self, info: ImageInfo, reductions: tuple[int, ...]) -> int:
-        """The first filter's hint that is not None (``decode`` passes it on), else 1."""
-        hints = (f.decode_hint(info, reductions) for f in self._filters)
-        return next((h for h in hints if h is not None), 1)
+        """The first filter's hint that is not None (``decode`` passes it on), else 1.
+
+        A hint that is neither 1 nor one of ``reductions`` raises
+        :class:`ImagestagError` naming the filter that gave it.
+        """
+        for filt in self._filters:
+            factor = filt.decode_hint(info, reductions)
+            if factor is None:
+                continue
+            if factor != 1 and factor not in reductions:
+                raise ImagestagError(f"{type(filt).__name__}.decode_hint() returned {factor!r}, "
+                                     f"not 1 or one of the codec's reductions {reductions}")
+            return factor
+        return 1
 
     def run(self, images: Iterable[Any], executor: str = "batch",
             **options: Any) -> list[Image | FrameError]:
@@ -179,8 +188,9 @@ class FilterPipeline:
         return self._filters[index]
 
     def __eq__(self, other: object) -> bool:
-        return self._filters == other._filters if isinstance(other, FilterPipeline) else \
-            NotImplemented
+        if not isinstance(other, FilterPipeline):
+            return NotImplemented
+        return self._filters == other._filters
 
     def __hash__(self) -> int:
         return hash(self._filters)

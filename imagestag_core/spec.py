@@ -102,8 +102,8 @@ class _Scanner:
         start = self.pos
         if closing and self.text.startswith("()", start):
             self.pos += 2
-        while self.pos < len(self.text) and self.text[self.pos] not in _SPECIALS and \
-                self.text[self.pos] not in closing:
+        while (self.pos < len(self.text) and self.text[self.pos] not in _SPECIALS
+               and self.text[self.pos] not in closing):
             self.pos += 1
         return self.text[start:self.pos]
 
@@ -257,8 +257,8 @@ def build_filter(stage: StageText, text: str) -> Filter:
             from .pipeline import FilterPipeline
 
             value = FilterPipeline([build_filter(branch, text) for branch in token.branch])
-        elif (spec := by_name.get(key)) is not None and not token.quoted and \
-                not isinstance(value, str) and accepts_str(spec.type):
+        elif ((spec := by_name.get(key)) is not None and not token.quoted
+              and not isinstance(value, str) and accepts_str(spec.type)):
             try:
                 value = spec.coerce(value)
             except (TypeError, ValueError, ArithmeticError):
@@ -269,8 +269,8 @@ def build_filter(stage: StageText, text: str) -> Filter:
     except FilterParameterError as exc:
         param_name = exc.parameter or ""
         pos = tokens[param_name].position if param_name in tokens else stage.position
-        expected = f"{param_name}: {by_name[param_name].type_text}" if param_name in by_name \
-            else None
+        spec = by_name.get(param_name)
+        expected = f"{param_name}: {spec.type_text}" if spec is not None else None
         raise SpecError(str(exc), text=text, position=pos, expected=expected) from None
     except ImagestagError as exc:
         raise SpecError(str(exc), text=text, position=stage.position) from None

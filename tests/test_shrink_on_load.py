@@ -128,6 +128,12 @@ def test_a_hint_the_codec_cannot_do_names_the_filter(jpeg):
         FilterPipeline([_Hinting(answer=3)]).prepare_source(Image(jpeg))
 
 
+def test_a_bad_hint_passed_on_by_decode_names_the_filter_that_gave_it(jpeg):
+    pipeline = FilterPipeline(["decode", _Hinting(answer=3)])
+    with pytest.raises(ImagestagError, match=r"^_Hinting.decode_hint\(\) returned 3"):
+        pipeline.prepare_source(Image(jpeg))
+
+
 def test_a_reduced_image_pickles_as_the_reduced_lazy_image(jpeg):
     prepared = FilterPipeline.parse("resize 0.2").prepare_source(Image(jpeg))
     clone = pickle.loads(pickle.dumps(prepared))

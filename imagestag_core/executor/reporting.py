@@ -37,8 +37,8 @@ class Reporting:
         """What the executor did so far (see :class:`ExecutorMetrics`)."""
         snap = self._store.snapshot()
         counts = snap.counts
-        active = snap.last - snap.first if snap.first is not None and snap.last is not None \
-            else 0.0
+        first, last = snap.first, snap.last
+        active = (last - first) if (first is not None and last is not None) else 0.0
         for stats, workers in zip(self.stage_stats, self.stage_workers()):
             stats.workers = workers
         completed = counts[Outcome.DELIVERED]
